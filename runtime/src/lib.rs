@@ -1,0 +1,20 @@
+//! The runtime every agentc-generated Worker is built on.
+//!
+//! A generated Worker crate holds only data (its agents as [`AgentSpec`]s) and two thin entry
+//! points; everything an agent does at run time lives here. The logic (routing of the public HTTP
+//! API, request validation, the prompt and its history window, decoding the model's stream, SSE
+//! framing, the turn's state) is plain Rust with no `worker` types, so it is tested natively on the
+//! host. The [`platform`] module, behind the `worker` feature, is the only place that touches the
+//! Workers platform: the fetch handler, the per-session Durable Object and the AI binding.
+
+pub mod agent;
+pub mod api;
+pub mod history;
+pub mod model;
+pub mod sse;
+pub mod turn;
+
+#[cfg(feature = "worker")]
+pub mod platform;
+
+pub use agent::AgentSpec;

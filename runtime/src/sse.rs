@@ -1,0 +1,92 @@
+//! Server-sent events: the frames a chat turn streams to its client.
+//!
+//! Every frame is `event: <name>\ndata: <one line of JSON>\n\n`. The event names and payloads
+//! are the public contract of `POST /agents/{agent}/chat`.
+
+use serde::Serialize;
+
+/// The `content-type` of a chat stream.
+pub const CONTENT_TYPE: &str = "text/event-stream";
+
+/// Token counts of a turn, as reported by the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Payload of the `done` event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Done<'a> {
+    /// The model that produced the answer.
+    pub model: &'a str,
+    /// How many model calls the turn took.
+    pub steps: u32,
+    pub usage: Usage,
+}
+
+/// Frames one event.
+pub fn frame(name: &str, data: &impl Serialize) -> String {
+    // serde_json's compact output never contains a raw newline, so one data line suffices.
+    let json = serde_json::to_string(data).expect("event payloads always serialize");
+    let mut out = String::with_capacity(name.len() + json.len() + 16);
+    out.push_str("event: ");
+    out.push_str(name);
+    out.push_str("\ndata: ");
+    out.push_str(&json);
+    out.push_str("\n\n");
+    out
+}
+
+/// A `delta` event: a piece of the answer's text.
+pub fn delta(text: &str) -> String {
+    #[derive(Serialize)]
+    struct Delta<'a> {
+        text: &'a str,
+    }
+    frame("delta", &Delta { text })
+}
+
+/// A `done` event: the turn finished and was stored.
+pub fn done(done: &Done<'_>) -> String {
+    frame("done", done)
+}
+
+/// An `error` event: the turn failed after its stream had started; nothing was stored.
+pub fn error(code: &str, message: &str) -> String {
+    #[derive(Serialize)]
+    struct Error<'a> {
+        code: &'a str,
+        message: &'a str,
+    }
+    frame("error", &Error { code, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_single_data_lines() {
+        assert_eq!(
+            delta("line one\nline \"two\""),
+            "event: delta\ndata: {\"text\":\"line one\\nline \\\"two\\\"\"}\n\n"
+        );
+        assert_eq!(
+            error("model_error", "boom"),
+            "event: error\ndata: {\"code\":\"model_error\",\"message\":\"boom\"}\n\n"
+        );
+        let usage = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 2,
+        };
+        assert_eq!(
+            done(&Done {
+                model: "m",
+                steps: 1,
+                usage
+            }),
+            "event: done\ndata: {\"model\":\"m\",\"steps\":1,\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
+        );
+    }
+}
