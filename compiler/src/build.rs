@@ -1,0 +1,149 @@
+//! `agentc build`: check, generate, write what changed, compile to wasm.
+
+use crate::codegen::{self, Layout};
+use crate::emit::{self, Emitted};
+use crate::project::{self, Checked};
+use crate::toolchain::{self, BuildTools};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where a build reads from and writes to.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The project root: `wrangler.toml` is written here.
+    pub root: PathBuf,
+    /// The directory of agent files.
+    pub agents_dir: PathBuf,
+    /// The generated crate's directory, relative to `root`.
+    pub crate_dir: PathBuf,
+    /// Where `node_modules/` with the pinned npm tools is.
+    pub tools_root: PathBuf,
+    /// Generate only; do not compile.
+    pub generate_only: bool,
+}
+
+impl BuildOptions {
+    /// The defaults for a project root: `agents/` in, `.agentc/worker/` out.
+    pub fn for_root(root: &Path) -> Self {
+        BuildOptions {
+            root: root.to_path_buf(),
+            agents_dir: root.join("agents"),
+            crate_dir: PathBuf::from(".agentc/worker"),
+            tools_root: root.to_path_buf(),
+            generate_only: false,
+        }
+    }
+
+    /// The directory the compiled Worker (JS shim and wasm) lands in.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.crate_dir).join("build")
+    }
+}
+
+/// What a successful build did.
+#[derive(Debug)]
+pub struct BuildReport {
+    pub checked: Checked,
+    pub emitted: Emitted,
+    pub compile_time: Option<Duration>,
+    /// The compiled module, when compiled.
+    pub wasm: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The agent files have errors; nothing was written.
+    #[error("the agent files have errors; nothing was written")]
+    Invalid(Box<Checked>),
+    #[error(transparent)]
+    Missing(#[from] toolchain::Missing),
+    #[error("{0}")]
+    Io(String),
+    #[error("compiling the Worker failed ({0}); see the compiler output above")]
+    Compile(String),
+}
+
+/// The runtime crate this compiler was built with.
+pub fn runtime_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime")
+}
+
+/// Runs the whole pipeline.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let paths = project::agent_files(&opts.agents_dir)
+        .map_err(|err| BuildError::Io(format!("cannot list {}: {err}", opts.agents_dir.display())))?;
+    let files = project::read_files(&paths, &opts.root).map_err(|d| BuildError::Io(d.message))?;
+    let checked = project::check_files(files);
+    let Some(project) = checked.project.as_ref().filter(|_| !checked.has_errors()) else {
+        return Err(BuildError::Invalid(Box::new(checked)));
+    };
+    if project.agents.is_empty() {
+        return Err(BuildError::Io(format!(
+            "no agent files (*.yaml) in {}",
+            opts.agents_dir.display()
+        )));
+    }
+    let crate_abs = opts.root.join(&opts.crate_dir);
+    let runtime = std::fs::canonicalize(runtime_dir())
+        .map_err(|err| BuildError::Io(format!("cannot find the runtime crate: {err}")))?;
+    std::fs::create_dir_all(&crate_abs).map_err(|err| BuildError::Io(err.to_string()))?;
+    let crate_abs = std::fs::canonicalize(&crate_abs).map_err(|err| BuildError::Io(err.to_string()))?;
+    let layout = Layout {
+        crate_dir: opts.crate_dir.clone(),
+        runtime_path: relative_path(&crate_abs, &runtime),
+        worker_name: "agentc-agents".into(),
+    };
+    let files = codegen::generate(project, &layout);
+    let emitted = emit::emit(&opts.root, &files).map_err(|err| BuildError::Io(format!("writing generated files: {err}")))?;
+    if opts.generate_only {
+        return Ok(BuildReport {
+            checked,
+            emitted,
+            compile_time: None,
+            wasm: None,
+        });
+    }
+    let tools_root = std::fs::canonicalize(&opts.tools_root).unwrap_or_else(|_| opts.tools_root.clone());
+    let tools = BuildTools::find(&tools_root)?;
+    let started = Instant::now();
+    compile(&crate_abs, &tools)?;
+    Ok(BuildReport {
+        checked,
+        emitted,
+        compile_time: Some(started.elapsed()),
+        wasm: Some(opts.output_dir().join("index_bg.wasm")),
+    })
+}
+
+/// Compiles the generated crate with worker-build, pointing it at the pinned tools so it never
+/// tries to download its own.
+fn compile(crate_dir: &Path, tools: &BuildTools) -> Result<(), BuildError> {
+    let status = Command::new(&tools.worker_build)
+        .arg("--release")
+        .current_dir(crate_dir)
+        .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
+        .env("WASM_OPT_BIN", &tools.wasm_opt)
+        .env("ESBUILD_BIN", &tools.esbuild)
+        .status()
+        .map_err(|err| BuildError::Io(format!("cannot run {}: {err}", tools.worker_build.display())))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Compile(status.to_string()))
+    }
+}
+
+/// `to` relative to the directory `from`, with `/` separators. Both must be absolute.
+pub fn relative_path(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}

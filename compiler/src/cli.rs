@@ -1,0 +1,228 @@
+//! Subcommands: parsing arguments, rendering diagnostics, exit codes (0 ok, 1 failure, 2 bad
+//! input).
+
+use agentc::build::{self, BuildError, BuildOptions};
+use agentc::dev::{self, RuntimeConfig};
+use agentc::project::{self, Checked};
+use agentc::toolchain;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "agentc", version, about = "Compile declarative AI agents into Cloudflare Workers")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check agent files without writing anything.
+    Check {
+        /// Agent files or directories (default: agents/).
+        paths: Vec<PathBuf>,
+    },
+    /// Check, generate the Worker crate, compile it to wasm and write wrangler.toml.
+    Build {
+        /// The project root (holds agents/).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Generate the crate and wrangler.toml, but do not compile.
+        #[arg(long)]
+        generate_only: bool,
+    },
+    /// Build, then serve every agent locally on workerd with localai as Workers AI.
+    Dev {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Where the Worker listens.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Durable Object storage (default: .agentc/state under the root).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// A localai script of model replies (default: localai/scripts/dev.json under the root).
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// The localai binary (default: next to agentc, then PATH).
+        #[arg(long)]
+        localai: Option<PathBuf>,
+        /// Serve the last build instead of building first.
+        #[arg(long)]
+        no_build: bool,
+    },
+}
+
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Check { paths } => check(paths),
+        Command::Build { root, generate_only } => {
+            let mut opts = BuildOptions::for_root(&root);
+            opts.generate_only = generate_only;
+            match run_build(&opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
+        }
+        Command::Dev {
+            root,
+            listen,
+            state,
+            script,
+            localai,
+            no_build,
+        } => dev(&root, listen, state, script, localai, no_build),
+    }
+}
+
+fn print_diagnostics(checked: &Checked) {
+    for diag in &checked.diagnostics {
+        eprint!("{}", diag.render(checked.source_of(diag)));
+        eprintln!();
+    }
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = checked.diagnostics.len() - errors;
+    if errors + warnings > 0 {
+        eprintln!("{errors} error(s), {warnings} warning(s)");
+    }
+}
+
+fn check(paths: Vec<PathBuf>) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("agents")]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for path in &paths {
+        if path.is_dir() {
+            match project::agent_files(path) {
+                Ok(found) => files.extend(found),
+                Err(err) => {
+                    eprintln!("error: cannot list {}: {err}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let sources = match project::read_files(&files, Path::new(".")) {
+        Ok(sources) => sources,
+        Err(diag) => {
+            eprintln!("error: {}", diag.message);
+            return ExitCode::from(1);
+        }
+    };
+    let checked = project::check_files(sources);
+    print_diagnostics(&checked);
+    if checked.has_errors() {
+        ExitCode::from(2)
+    } else {
+        eprintln!("ok: {} agent file(s) checked", checked.files.len());
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_build(opts: &BuildOptions) -> Result<(), ExitCode> {
+    let started = Instant::now();
+    match build::build(opts) {
+        Ok(report) => {
+            print_diagnostics(&report.checked);
+            let agents = report.checked.project.as_ref().map_or(0, |p| p.agents.len());
+            eprintln!(
+                "generated {agents} agent(s): {} file(s) written, {} unchanged",
+                report.emitted.written.len(),
+                report.emitted.unchanged
+            );
+            if let Some(wasm) = &report.wasm {
+                let size = std::fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
+                eprintln!(
+                    "built {} ({size} bytes) in {:.1?}",
+                    wasm.display(),
+                    started.elapsed()
+                );
+            }
+            Ok(())
+        }
+        Err(BuildError::Invalid(checked)) => {
+            print_diagnostics(&checked);
+            eprintln!("error: the agent files have errors; nothing was written");
+            Err(ExitCode::from(2))
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn dev(
+    root: &Path,
+    listen: SocketAddr,
+    state: Option<PathBuf>,
+    script: Option<PathBuf>,
+    localai: Option<PathBuf>,
+    no_build: bool,
+) -> ExitCode {
+    let opts = BuildOptions::for_root(root);
+    if !no_build {
+        if let Err(code) = run_build(&opts) {
+            return code;
+        }
+    }
+    let result = (|| -> Result<(), String> {
+        let root = std::fs::canonicalize(root).map_err(|err| format!("{}: {err}", root.display()))?;
+        let script = script.unwrap_or_else(|| root.join("localai/scripts/dev.json"));
+        let localai_bin = match localai {
+            Some(bin) => bin,
+            None => sibling_binary("localai").map_err(|err| err.to_string())?,
+        };
+        let workerd_bin = toolchain::workerd(&opts.tools_root).map_err(|err| err.to_string())?;
+        let mut localai = dev::start_localai(&localai_bin, &["--script".into(), script.display().to_string()])
+            .map_err(|err| err.to_string())?;
+        let dev_dir = root.join(".agentc/dev");
+        let cfg = RuntimeConfig {
+            worker_dir: std::fs::canonicalize(opts.output_dir()).map_err(|err| format!("no build output: {err}"))?,
+            state_dir: state.unwrap_or_else(|| root.join(".agentc/state")),
+            listen,
+            localai: localai.addr,
+        };
+        let mut workerd =
+            dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp")).map_err(|err| err.to_string())?;
+        eprintln!("serving agents on http://{listen} (model: localai at {}); Ctrl-C stops", localai.addr);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|err| err.to_string())?;
+        while !stop.load(Ordering::SeqCst) {
+            for service in [&mut localai, &mut workerd] {
+                if let Some(status) = service.exited() {
+                    return Err(format!("{} exited ({status})", service.name));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("stopping");
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A binary built alongside agentc (same target directory), else one on PATH.
+fn sibling_binary(name: &'static str) -> Result<PathBuf, toolchain::Missing> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)));
+    toolchain::find(name, "LOCALAI_BIN", beside.as_slice())
+}

@@ -1,0 +1,189 @@
+//! `agentc dev`: the compiled Worker on a local workerd, with localai as its Workers AI.
+//!
+//! The AI binding is workerd's own `cloudflare-internal:ai-api` module, wrapped with its
+//! `fetcher` pointed at localai: the Worker runs the same client code as in production. Durable
+//! Object storage lives on disk in a state directory, so sessions survive restarts.
+
+use crate::codegen::{COMPATIBILITY_DATE, SESSION_CLASS};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What the local runtime serves and where it keeps state.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The build output: `index.js` and `index_bg.wasm`.
+    pub worker_dir: PathBuf,
+    /// Durable Object storage; created if missing.
+    pub state_dir: PathBuf,
+    /// Where the Worker listens.
+    pub listen: SocketAddr,
+    /// Where localai listens.
+    pub localai: SocketAddr,
+}
+
+/// A workerd configuration (Cap'n Proto text) for the compiled Worker, to be written into
+/// `config_dir`. Paths in `cfg` must be absolute; workerd resolves `embed` paths relative to the
+/// config file, so the module paths are written relative to `config_dir`.
+pub fn workerd_config(cfg: &RuntimeConfig, config_dir: &Path) -> String {
+    let dir = crate::build::relative_path(config_dir, &cfg.worker_dir);
+    format!(
+        r#"# Written by `agentc dev`.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "agents", worker = .agents),
+    (name = "localai", external = (address = "{localai}", http = ())),
+    (name = "state", disk = (path = "{state}", writable = true)),
+  ],
+  sockets = [
+    (name = "http", address = "{listen}", http = (), service = "agents"),
+  ],
+);
+
+const agents :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "{dir}/index.js"),
+    (name = "index_bg.wasm", wasm = embed "{dir}/index_bg.wasm"),
+  ],
+  compatibilityDate = "{date}",
+  bindings = [
+    (name = "AI", wrapped = (
+      moduleName = "cloudflare-internal:ai-api",
+      innerBindings = [(name = "fetcher", service = "localai")],
+    )),
+    (name = "SESSIONS", durableObjectNamespace = "{class}"),
+  ],
+  durableObjectNamespaces = [
+    (className = "{class}", uniqueKey = "agentc-{class}", enableSql = true),
+  ],
+  durableObjectStorage = (localDisk = "state"),
+);
+"#,
+        localai = cfg.localai,
+        state = cfg.state_dir.display(),
+        listen = cfg.listen,
+        date = COMPATIBILITY_DATE,
+        class = SESSION_CLASS,
+    )
+}
+
+/// A child process that is killed when dropped.
+#[derive(Debug)]
+pub struct Service {
+    pub name: &'static str,
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Service {
+    /// Stops the process and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process has exited, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("cannot start {what}: {detail}")]
+    Start { what: String, detail: String },
+}
+
+fn start_error(what: &str, detail: impl ToString) -> DevError {
+    DevError::Start {
+        what: what.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Starts localai with the given arguments on an ephemeral port and waits for the line that
+/// says where it listens.
+pub fn start_localai(bin: &Path, args: &[String]) -> Result<Service, DevError> {
+    let mut child = Command::new(bin)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| start_error("localai", format!("{}: {err}", bin.display())))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    match (read, addr) {
+        (Ok(_), Some(addr)) => Ok(Service {
+            name: "localai",
+            child,
+            addr,
+        }),
+        _ => {
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            Err(start_error("localai", format!("it exited ({status}) before listening")))
+        }
+    }
+}
+
+/// Writes the workerd config next to the state directory and starts workerd on it, returning
+/// once it accepts connections.
+pub fn start_workerd(bin: &Path, cfg: &RuntimeConfig, config_path: &Path) -> Result<Service, DevError> {
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|err| start_error("workerd", err))?;
+    let config_dir = config_path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(config_dir).map_err(|err| start_error("workerd", err))?;
+    let config_dir = std::fs::canonicalize(config_dir).map_err(|err| start_error("workerd", err))?;
+    std::fs::write(config_path, workerd_config(cfg, &config_dir)).map_err(|err| start_error("workerd", err))?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(config_path)
+        .arg("--experimental")
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| start_error("workerd", format!("{}: {err}", bin.display())))?;
+    let mut service = Service {
+        name: "workerd",
+        child,
+        addr: cfg.listen,
+    };
+    wait_listening(&mut service, Duration::from_secs(30))?;
+    Ok(service)
+}
+
+/// Waits until a service accepts TCP connections, failing early if it exits.
+fn wait_listening(service: &mut Service, limit: Duration) -> Result<(), DevError> {
+    let started = Instant::now();
+    loop {
+        if TcpStream::connect_timeout(&service.addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = service.exited() {
+            return Err(start_error(service.name, format!("it exited ({status})")));
+        }
+        if started.elapsed() > limit {
+            return Err(start_error(
+                service.name,
+                format!("nothing listens on {} after {limit:?}", service.addr),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

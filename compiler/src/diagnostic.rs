@@ -1,0 +1,132 @@
+//! Diagnostics: what is wrong, where, and what to do about it.
+
+use crate::span::Span;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding about an agent file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable code, e.g. `E0101`.
+    pub code: &'static str,
+    pub message: String,
+    /// The file it is about, once known.
+    pub file: Option<PathBuf>,
+    pub span: Option<Span>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            file: None,
+            span: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn in_file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders the diagnostic for a terminal: header, location, excerpt with the span underlined,
+    /// and help. `source` is the text of the diagnostic's file.
+    pub fn render(&self, source: Option<&str>) -> String {
+        let mut out = String::new();
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{kind}[{}]: {}", self.code, self.message);
+        let file = self.file.as_deref().map(|f| f.display().to_string());
+        match (file, self.span) {
+            (Some(file), Some(span)) => {
+                let _ = writeln!(out, "  --> {file}:{}:{}", span.start.line, span.start.col);
+                if let Some(line) = source.and_then(|s| s.lines().nth(span.start.line.saturating_sub(1))) {
+                    let number = span.start.line.to_string();
+                    let pad = " ".repeat(number.len());
+                    let line = line.replace('\t', " ");
+                    let width = if span.end.line == span.start.line && span.end.col > span.start.col {
+                        span.end.col - span.start.col
+                    } else {
+                        1
+                    };
+                    let width = width.min(line.chars().count().saturating_sub(span.start.col - 1).max(1));
+                    let _ = writeln!(out, "{pad} |");
+                    let _ = writeln!(out, "{number} | {line}");
+                    let _ = writeln!(
+                        out,
+                        "{pad} | {}{}",
+                        " ".repeat(span.start.col - 1),
+                        "^".repeat(width)
+                    );
+                }
+            }
+            (Some(file), None) => {
+                let _ = writeln!(out, "  --> {file}");
+            }
+            _ => {}
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Pos;
+
+    #[test]
+    fn renders_location_excerpt_and_help() {
+        let source = "name: weather\nmodel:\n  temprature: 0.2\n";
+        let span = Span::new(
+            Pos { line: 3, col: 3, offset: 0 },
+            Pos { line: 3, col: 13, offset: 0 },
+        );
+        let text = Diagnostic::error("E0101", "unknown key `temprature` in `model`")
+            .in_file(Path::new("agents/weather.yaml"))
+            .at(span)
+            .help("did you mean `temperature`?")
+            .render(Some(source));
+        assert_eq!(
+            text,
+            "error[E0101]: unknown key `temprature` in `model`\n  --> agents/weather.yaml:3:3\n  |\n3 |   temprature: 0.2\n  |   ^^^^^^^^^^\n  = help: did you mean `temperature`?\n"
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! A YAML loader that keeps the position of every node.
+//!
+//! Agent files are read into a small tree of [`Node`]s, each with its [`Span`], so every later
+//! check can point into the user's file. Scalars are resolved by the YAML 1.2 core schema.
+//! Duplicate keys are errors, and aliases are expanded within a fixed budget of nodes, so a file
+//! built to explode ("billion laughs") is refused instead of exhausting memory.
+
+use crate::diagnostic::Diagnostic;
+use crate::span::{Pos, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
+use std::collections::HashMap;
+
+/// The most nodes a file may expand to, aliases included.
+pub const MAX_NODES: usize = 100_000;
+/// The deepest nesting accepted.
+pub const MAX_DEPTH: usize = 64;
+
+/// A YAML node and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+/// A YAML value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A string and whether it was written as a block scalar (`|` or `>`).
+    String(String, Block),
+    Seq(Vec<Node>),
+    /// Entries in file order.
+    Map(Vec<(Node, Node)>),
+}
+
+/// How a string scalar was written; block scalars keep their text's first line for positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    No,
+    Literal,
+    Folded,
+}
+
+impl Node {
+    /// What kind of value this is, in the words of a JSON Schema type.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::String(..) => "string",
+            Value::Seq(_) => "array",
+            Value::Map(_) => "object",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s, _) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one YAML document. A file with no content is an empty mapping.
+pub fn parse(source: &str) -> Result<Node, Vec<Diagnostic>> {
+    let mut loader = Loader {
+        parser: Parser::new_from_str(source),
+        anchors: HashMap::new(),
+        nodes: 0,
+        errors: Vec::new(),
+        source,
+    };
+    let root = loader.document();
+    match root {
+        Ok(node) if loader.errors.is_empty() => Ok(node),
+        Ok(_) => Err(loader.errors),
+        Err(err) => {
+            loader.errors.push(err);
+            Err(loader.errors)
+        }
+    }
+}
+
+struct Loader<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    errors: Vec<Diagnostic>,
+    source: &'a str,
+}
+
+fn pos(marker: &saphyr_parser::Marker) -> Pos {
+    Pos {
+        line: marker.line(),
+        col: marker.col() + 1,
+        offset: marker.index(),
+    }
+}
+
+fn span(s: &saphyr_parser::Span) -> Span {
+    Span::new(pos(&s.start), pos(&s.end))
+}
+
+impl<'a> Loader<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), Diagnostic> {
+        match self.parser.next_event() {
+            Some(Ok((event, s))) => Ok((event, span(&s))),
+            Some(Err(err)) => Err(scan_error(&err, self.source)),
+            None => Err(Diagnostic::error("E0001", "unexpected end of YAML input")),
+        }
+    }
+
+    fn document(&mut self) -> Result<Node, Diagnostic> {
+        let mut root = None;
+        loop {
+            let (event, s) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    if root.is_some() {
+                        return Err(Diagnostic::error(
+                            "E0002",
+                            "an agent file holds one YAML document; found a second `---`",
+                        )
+                        .at(s));
+                    }
+                    let (event, s) = self.next()?;
+                    root = Some(self.node(event, s, 0)?);
+                }
+                _ => {
+                    root = Some(self.node(event, s, 0)?);
+                }
+            }
+        }
+        Ok(root.unwrap_or(Node {
+            value: Value::Map(Vec::new()),
+            span: Span::default(),
+        }))
+    }
+
+    fn count(&mut self, n: usize, s: Span) -> Result<(), Diagnostic> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(Diagnostic::error(
+                "E0003",
+                format!("the file expands to more than {MAX_NODES} YAML nodes"),
+            )
+            .at(s)
+            .help("aliases (`*name`) are expanded in place; deeply nested aliases multiply"));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, event: Event<'a>, s: Span, depth: usize) -> Result<Node, Diagnostic> {
+        if depth > MAX_DEPTH {
+            return Err(Diagnostic::error("E0004", format!("nesting deeper than {MAX_DEPTH} levels")).at(s));
+        }
+        self.count(1, s)?;
+        let (node, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let block = match style {
+                    ScalarStyle::Literal => Block::Literal,
+                    ScalarStyle::Folded => Block::Folded,
+                    _ => Block::No,
+                };
+                let value = if tag.is_some() || style != ScalarStyle::Plain {
+                    Value::String(text.into_owned(), block)
+                } else {
+                    resolve_plain(&text)
+                };
+                (Node { value, span: s }, anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                let end = loop {
+                    let (event, s) = self.next()?;
+                    if let Event::SequenceEnd = event {
+                        break s;
+                    }
+                    items.push(self.node(event, s, depth + 1)?);
+                };
+                let node = Node {
+                    value: Value::Seq(items),
+                    span: Span::new(s.start, end.end),
+                };
+                (node, anchor)
+            }
+            Event::MappingStart(anchor, _) => {
+                let mut entries: Vec<(Node, Node)> = Vec::new();
+                let end = loop {
+                    let (event, ks) = self.next()?;
+                    if let Event::MappingEnd = event {
+                        break ks;
+                    }
+                    let key = self.node(event, ks, depth + 1)?;
+                    let (event, vs) = self.next()?;
+                    let value = self.node(event, vs, depth + 1)?;
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                        let name = key.as_str().map(str::to_owned).unwrap_or_else(|| format!("{:?}", key.value));
+                        self.errors.push(
+                            Diagnostic::error("E0005", format!("duplicate key `{name}`"))
+                                .at(key.span)
+                                .help(format!(
+                                    "`{name}` is already set on line {}; keep one of them",
+                                    first.span.start.line
+                                )),
+                        );
+                        continue;
+                    }
+                    entries.push((key, value));
+                };
+                let node = Node {
+                    value: Value::Map(entries),
+                    span: Span::new(s.start, end.end),
+                };
+                (node, anchor)
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id).cloned() else {
+                    return Err(Diagnostic::error("E0006", "alias to an unknown anchor").at(s));
+                };
+                self.count(count_nodes(&target), s)?;
+                return Ok(Node { span: s, ..target });
+            }
+            other => {
+                return Err(Diagnostic::error("E0001", format!("unexpected YAML event {other:?}")).at(s));
+            }
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_nodes).sum(),
+        Value::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema.
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Int(i);
+        }
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    let looks_numeric = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+    if looks_numeric {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::String(text.to_owned(), Block::No)
+}
+
+/// Turns a scanner error into a diagnostic, with a clearer message for the usual mistakes.
+fn scan_error(err: &ScanError, source: &str) -> Diagnostic {
+    let m = err.marker();
+    let at = Pos {
+        line: m.line(),
+        col: m.col() + 1,
+        offset: m.index(),
+    };
+    let line = source.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
+    if let Some(col) = line.find('\t').filter(|_| line.trim_start().len() < line.len()) {
+        let tab = Pos {
+            line: at.line,
+            col: line[..col].chars().count() + 1,
+            offset: at.offset,
+        };
+        if line[..col].trim().is_empty() {
+            return Diagnostic::error("E0007", "tab character in indentation")
+                .at(Span::at(tab))
+                .help("YAML indents with spaces only; replace the tab with spaces");
+        }
+    }
+    let info = err.info();
+    let (message, help) = if info.contains("mapping values are not allowed") {
+        (
+            format!("bad indentation: {info}"),
+            "check that this key is indented like its siblings, and that the line above is not a value left open",
+        )
+    } else if info.contains("did not find expected key") || info.contains("block") {
+        (
+            format!("bad indentation: {info}"),
+            "keys of one mapping must start in the same column",
+        )
+    } else {
+        (format!("invalid YAML: {info}"), "fix the YAML syntax at this point")
+    };
+    Diagnostic::error("E0001", message).at(Span::at(at)).help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_resolve_by_the_core_schema() {
+        let node = parse("a: 1\nb: 2.5\nc: true\nd: ~\ne: hello\nf: '1'\ng: -3\n").unwrap();
+        let Value::Map(entries) = node.value else { panic!() };
+        let values: Vec<_> = entries.into_iter().map(|(_, v)| v.value).collect();
+        assert_eq!(
+            values,
+            vec![
+                Value::Int(1),
+                Value::Float(2.5),
+                Value::Bool(true),
+                Value::Null,
+                Value::String("hello".into(), Block::No),
+                Value::String("1".into(), Block::No),
+                Value::Int(-3),
+            ]
+        );
+    }
+
+    #[test]
+    fn nodes_know_their_position() {
+        let node = parse("name: weather\nmodel:\n  id: x\n").unwrap();
+        let Value::Map(entries) = node.value else { panic!() };
+        let (_, model) = &entries[1];
+        let Value::Map(inner) = &model.value else { panic!() };
+        assert_eq!((inner[0].0.span.start.line, inner[0].0.span.start.col), (3, 3));
+        assert_eq!((inner[0].1.span.start.line, inner[0].1.span.start.col), (3, 7));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let errors = parse("name: a\nname: b\n").unwrap_err();
+        assert_eq!(errors[0].code, "E0005");
+        assert_eq!(errors[0].span.unwrap().start.line, 2);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
+        }
+        let errors = parse(&doc).unwrap_err();
+        assert_eq!(errors[0].code, "E0003");
+    }
+
+    #[test]
+    fn tabs_in_indentation_are_named() {
+        let errors = parse("model:\n\tid: x\n").unwrap_err();
+        assert_eq!(errors[0].code, "E0007");
+        assert_eq!(errors[0].span.unwrap().start.line, 2);
+    }
+}
