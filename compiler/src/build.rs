@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 /// Where a build reads from and writes to.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// The project root: `wrangler.toml` is written here.
+    /// The project root: paths in diagnostics and generated headers are relative to it.
     pub root: PathBuf,
     /// The directory of agent files.
     pub agents_dir: PathBuf,
-    /// The generated crate's directory, relative to `root`.
+    /// The generated crate's directory.
     pub crate_dir: PathBuf,
+    /// Where `wrangler.toml` is written.
+    pub wrangler_toml: PathBuf,
     /// Where `node_modules/` with the pinned npm tools is.
     pub tools_root: PathBuf,
     /// Generate only; do not compile.
@@ -24,12 +26,13 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
-    /// The defaults for a project root: `agents/` in, `.agentc/worker/` out.
+    /// The defaults for a project root: `agents/` in, `.agentc/worker/` and `wrangler.toml` out.
     pub fn for_root(root: &Path) -> Self {
         BuildOptions {
             root: root.to_path_buf(),
             agents_dir: root.join("agents"),
-            crate_dir: PathBuf::from(".agentc/worker"),
+            crate_dir: root.join(".agentc/worker"),
+            wrangler_toml: root.join("wrangler.toml"),
             tools_root: root.to_path_buf(),
             generate_only: false,
         }
@@ -37,7 +40,7 @@ impl BuildOptions {
 
     /// The directory the compiled Worker (JS shim and wasm) lands in.
     pub fn output_dir(&self) -> PathBuf {
-        self.root.join(&self.crate_dir).join("build")
+        self.crate_dir.join("build")
     }
 }
 
@@ -84,18 +87,25 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             opts.agents_dir.display()
         )));
     }
-    let crate_abs = opts.root.join(&opts.crate_dir);
     let runtime = std::fs::canonicalize(runtime_dir())
         .map_err(|err| BuildError::Io(format!("cannot find the runtime crate: {err}")))?;
-    std::fs::create_dir_all(&crate_abs).map_err(|err| BuildError::Io(err.to_string()))?;
-    let crate_abs = std::fs::canonicalize(&crate_abs).map_err(|err| BuildError::Io(err.to_string()))?;
+    let crate_abs = make_dir(&opts.crate_dir)?;
+    let wrangler_dir = make_dir(opts.wrangler_toml.parent().unwrap_or(Path::new(".")))?;
     let layout = Layout {
-        crate_dir: opts.crate_dir.clone(),
         runtime_path: relative_path(&crate_abs, &runtime),
+        main_path: relative_path(&wrangler_dir, &crate_abs.join("build/index.js")),
         worker_name: "agentc-agents".into(),
     };
-    let files = codegen::generate(project, &layout);
-    let emitted = emit::emit(&opts.root, &files).map_err(|err| BuildError::Io(format!("writing generated files: {err}")))?;
+    let generated = codegen::generate(project, &layout);
+    let write_error = |err: std::io::Error| BuildError::Io(format!("writing generated files: {err}"));
+    let mut emitted = emit::emit(&crate_abs, &generated.crate_files).map_err(write_error)?;
+    let wrangler = codegen::File {
+        path: opts.wrangler_toml.file_name().map_or("wrangler.toml".into(), PathBuf::from),
+        contents: generated.wrangler_toml,
+    };
+    let more = emit::emit(&wrangler_dir, &[wrangler]).map_err(write_error)?;
+    emitted.written.extend(more.written);
+    emitted.unchanged += more.unchanged;
     if opts.generate_only {
         return Ok(BuildReport {
             checked,
@@ -114,6 +124,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         compile_time: Some(started.elapsed()),
         wasm: Some(opts.output_dir().join("index_bg.wasm")),
     })
+}
+
+/// Creates a directory if needed and returns its absolute path.
+fn make_dir(dir: &Path) -> Result<PathBuf, BuildError> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::canonicalize(dir))
+        .map_err(|err| BuildError::Io(format!("cannot create {}: {err}", dir.display())))
 }
 
 /// Compiles the generated crate with worker-build, pointing it at the pinned tools so it never

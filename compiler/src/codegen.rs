@@ -17,40 +17,48 @@ pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// later than the date of the pinned workerd.
 pub const COMPATIBILITY_DATE: &str = "2026-04-20";
 
-/// A file to write, relative to the project root.
+/// A file to write, relative to the directory it is emitted into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
     pub path: PathBuf,
     pub contents: String,
 }
 
-/// Where things are, as seen from the project root.
+/// Where the generated files refer to, as relative paths with `/` separators.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// The generated crate's directory, relative to the project root (e.g. `.agentc/worker`).
-    pub crate_dir: PathBuf,
     /// The runtime crate, relative to the generated crate's directory.
     pub runtime_path: String,
+    /// The compiled Worker's entry module, relative to the directory of `wrangler.toml`.
+    pub main_path: String,
     /// The Worker's name in `wrangler.toml`.
     pub worker_name: String,
 }
 
+/// Everything codegen produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// The files of the Worker crate, relative to its directory.
+    pub crate_files: Vec<File>,
+    /// The deploy configuration.
+    pub wrangler_toml: String,
+}
+
 /// Generates every file of the Worker.
-pub fn generate(project: &Project, layout: &Layout) -> Vec<File> {
-    vec![
-        File {
-            path: layout.crate_dir.join("Cargo.toml"),
-            contents: cargo_toml(layout),
-        },
-        File {
-            path: layout.crate_dir.join("src/lib.rs"),
-            contents: lib_rs(project),
-        },
-        File {
-            path: PathBuf::from("wrangler.toml"),
-            contents: wrangler_toml(layout),
-        },
-    ]
+pub fn generate(project: &Project, layout: &Layout) -> Generated {
+    Generated {
+        crate_files: vec![
+            File {
+                path: PathBuf::from("Cargo.toml"),
+                contents: cargo_toml(layout),
+            },
+            File {
+                path: PathBuf::from("src/lib.rs"),
+                contents: lib_rs(project),
+            },
+        ],
+        wrangler_toml: wrangler_toml(layout),
+    }
 }
 
 fn header(project: &Project) -> String {
@@ -164,11 +172,10 @@ codegen-units = 1
 
 /// The deploy configuration of the compiled Worker.
 pub fn wrangler_toml(layout: &Layout) -> String {
-    let dir = layout.crate_dir.display().to_string().replace('\\', "/");
     format!(
         r#"# Written by `agentc build`. agentc owns this file: edit the agent files instead.
 name = "{name}"
-main = "{dir}/build/index.js"
+main = "{main}"
 compatibility_date = "{date}"
 
 [build]
@@ -186,6 +193,7 @@ tag = "v1"
 new_sqlite_classes = ["{class}"]
 "#,
         name = layout.worker_name,
+        main = layout.main_path,
         date = COMPATIBILITY_DATE,
         class = SESSION_CLASS,
     )
