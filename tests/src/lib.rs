@@ -1,1 +1,277 @@
-//! End-to-end tests of compiled agents.
+//! End-to-end test harness: builds the project's agents into a Worker once, then runs it on real
+//! workerd with an in-process localai as its Workers AI, and reads its answers as a client would.
+
+use agentc::build::{self, BuildOptions};
+use agentc::dev::{self, RuntimeConfig, Service};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How long a test waits for any single event before calling the Worker hung. This is a guard
+/// against hanging forever, not a performance assertion.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo")
+        .to_path_buf()
+}
+
+/// Builds the agents of `agents/` into `target/e2e/`, once per test process, and returns the
+/// directory with the compiled Worker.
+pub fn worker_dir() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo_root();
+        let out = root.join("target/e2e");
+        let opts = BuildOptions {
+            crate_dir: out.join("worker"),
+            wrangler_toml: out.join("wrangler.toml"),
+            ..BuildOptions::for_root(&root)
+        };
+        match build::build(&opts) {
+            Ok(_) => opts.output_dir(),
+            Err(build::BuildError::Invalid(checked)) => {
+                panic!(
+                    "the example agents do not check: {:#?}",
+                    checked.diagnostics
+                )
+            }
+            Err(err) => panic!("building the example agents failed: {err}"),
+        }
+    })
+}
+
+/// A free port on the loopback interface.
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address")
+}
+
+/// The compiled Worker on workerd, with localai behind its AI binding.
+pub struct Stack {
+    pub localai: localai::Server,
+    workerd: Option<Service>,
+    cfg: RuntimeConfig,
+    config_path: PathBuf,
+    /// Holds the Durable Object storage; removed when the stack is dropped.
+    _state: tempfile::TempDir,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Stack {
+    /// Starts localai with a script (JSON, see localai's README) and the Worker on a fresh state
+    /// directory.
+    pub async fn start(script: Value) -> Stack {
+        let worker_dir = worker_dir().to_path_buf();
+        let script: localai::Script =
+            serde_json::from_value(script).expect("test scripts are valid");
+        let localai = localai::spawn(localai::Engine::scripted(script))
+            .await
+            .expect("localai starts");
+        let state = tempfile::tempdir().expect("temp dir");
+        let cfg = RuntimeConfig {
+            worker_dir,
+            state_dir: state.path().join("do"),
+            listen: free_addr(),
+            localai: localai.address(),
+        };
+        let config_path = state.path().join("workerd.capnp");
+        let mut stack = Stack {
+            localai,
+            workerd: None,
+            base: format!("http://{}", cfg.listen),
+            cfg,
+            config_path,
+            _state: state,
+            client: reqwest::Client::new(),
+        };
+        stack.start_workerd().await;
+        stack
+    }
+
+    async fn start_workerd(&mut self) {
+        let bin =
+            agentc::toolchain::workerd(&repo_root()).expect("workerd is installed (scripts/setup)");
+        let cfg = self.cfg.clone();
+        let path = self.config_path.clone();
+        let service = tokio::task::spawn_blocking(move || dev::start_workerd(&bin, &cfg, &path))
+            .await
+            .expect("join")
+            .expect("workerd starts");
+        self.workerd = Some(service);
+    }
+
+    /// Stops workerd and starts it again on the same storage, as after a crash or redeploy.
+    pub async fn restart(&mut self) {
+        if let Some(mut workerd) = self.workerd.take() {
+            tokio::task::spawn_blocking(move || workerd.stop())
+                .await
+                .expect("join");
+        }
+        self.start_workerd().await;
+    }
+
+    /// Sends a chat message and returns the response.
+    pub async fn chat(&self, agent: &str, message: &str, session_id: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "message": message, "session_id": session_id });
+        self.client
+            .post(format!("{}/agents/{agent}/chat", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("the Worker answers")
+    }
+
+    /// Sends a chat message and reads the whole event stream.
+    pub async fn chat_events(&self, agent: &str, message: &str, session_id: &str) -> Vec<Event> {
+        let response = self.chat(agent, message, session_id).await;
+        assert_eq!(response.status(), 200, "chat status");
+        EventStream::new(response).collect_all().await
+    }
+
+    /// A session's stored messages as `(role, content)` pairs.
+    pub async fn history(&self, agent: &str, session_id: &str) -> Vec<(String, String)> {
+        let response = self
+            .client
+            .get(format!(
+                "{}/agents/{agent}/sessions/{session_id}",
+                self.base
+            ))
+            .send()
+            .await
+            .expect("the Worker answers");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("history is JSON");
+        messages(&body["messages"])
+    }
+
+    /// The model requests localai received, in order.
+    pub fn model_requests(&self) -> Vec<localai::RecordedRequest> {
+        self.localai.localai().recorded_requests()
+    }
+}
+
+/// `(role, content)` pairs of a JSON array of messages.
+pub fn messages(value: &Value) -> Vec<(String, String)> {
+    value
+        .as_array()
+        .expect("messages is an array")
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().expect("role").to_owned(),
+                m["content"].as_str().expect("content").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub name: String,
+    pub data: Value,
+}
+
+/// Reads server-sent events from a response as they arrive, checking each frame's shape.
+pub struct EventStream {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    pending: Vec<u8>,
+}
+
+impl EventStream {
+    /// Checks that the response is an event stream and starts reading it.
+    pub fn new(response: reqwest::Response) -> Self {
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            content_type, "text/event-stream",
+            "content type of a chat stream"
+        );
+        EventStream {
+            body: response.bytes_stream().boxed(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The next event, or `None` at the end of the stream. Panics if nothing arrives within
+    /// [`EVENT_TIMEOUT`] or a frame is not `event: NAME` followed by one JSON `data:` line.
+    pub async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.pending.drain(..end + 2).collect();
+                return Some(parse_frame(&frame[..end]));
+            }
+            match tokio::time::timeout(EVENT_TIMEOUT, self.body.next()).await {
+                Err(_) => {
+                    panic!("no event within {EVENT_TIMEOUT:?}: the Worker is buffering or hung")
+                }
+                Ok(Some(chunk)) => self
+                    .pending
+                    .extend_from_slice(&chunk.expect("the body streams")),
+                Ok(None) => {
+                    assert!(
+                        self.pending.is_empty(),
+                        "stream ended mid-frame: {:?}",
+                        String::from_utf8_lossy(&self.pending)
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Every remaining event, until the stream ends.
+    pub async fn collect_all(mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+fn parse_frame(frame: &[u8]) -> Event {
+    let text = std::str::from_utf8(frame).expect("events are UTF-8");
+    let mut lines = text.lines();
+    let name = lines
+        .next()
+        .and_then(|l| l.strip_prefix("event: "))
+        .unwrap_or_else(|| panic!("frame does not start with `event: `: {text:?}"));
+    let data = lines
+        .next()
+        .and_then(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("frame has no `data: ` line: {text:?}"));
+    assert!(lines.next().is_none(), "frame has extra lines: {text:?}");
+    let data = serde_json::from_str(data)
+        .unwrap_or_else(|err| panic!("data is not JSON ({err}): {text:?}"));
+    Event {
+        name: name.to_owned(),
+        data,
+    }
+}
+
+/// The concatenated text of the `delta` events.
+pub fn answer(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter(|e| e.name == "delta")
+        .map(|e| e.data["text"].as_str().expect("delta text"))
+        .collect()
+}
+
+/// The event names, in order.
+pub fn names(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.name.as_str()).collect()
+}
