@@ -74,8 +74,9 @@ pub fn runtime_dir() -> PathBuf {
 
 /// Runs the whole pipeline.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let paths = project::agent_files(&opts.agents_dir)
-        .map_err(|err| BuildError::Io(format!("cannot list {}: {err}", opts.agents_dir.display())))?;
+    let paths = project::agent_files(&opts.agents_dir).map_err(|err| {
+        BuildError::Io(format!("cannot list {}: {err}", opts.agents_dir.display()))
+    })?;
     let files = project::read_files(&paths, &opts.root).map_err(|d| BuildError::Io(d.message))?;
     let checked = project::check_files(files);
     let Some(project) = checked.project.as_ref().filter(|_| !checked.has_errors()) else {
@@ -97,10 +98,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         worker_name: "agentc-agents".into(),
     };
     let generated = codegen::generate(project, &layout);
-    let write_error = |err: std::io::Error| BuildError::Io(format!("writing generated files: {err}"));
+    let write_error =
+        |err: std::io::Error| BuildError::Io(format!("writing generated files: {err}"));
     let mut emitted = emit::emit(&crate_abs, &generated.crate_files).map_err(write_error)?;
     let wrangler = codegen::File {
-        path: opts.wrangler_toml.file_name().map_or("wrangler.toml".into(), PathBuf::from),
+        path: opts
+            .wrangler_toml
+            .file_name()
+            .map_or("wrangler.toml".into(), PathBuf::from),
         contents: generated.wrangler_toml,
     };
     let more = emit::emit(&wrangler_dir, &[wrangler]).map_err(write_error)?;
@@ -114,7 +119,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             wasm: None,
         });
     }
-    let tools_root = std::fs::canonicalize(&opts.tools_root).unwrap_or_else(|_| opts.tools_root.clone());
+    let tools_root =
+        std::fs::canonicalize(&opts.tools_root).unwrap_or_else(|_| opts.tools_root.clone());
     let tools = BuildTools::find(&tools_root)?;
     let started = Instant::now();
     compile(&crate_abs, &tools)?;
@@ -143,7 +149,12 @@ fn compile(crate_dir: &Path, tools: &BuildTools) -> Result<(), BuildError> {
         .env("WASM_OPT_BIN", &tools.wasm_opt)
         .env("ESBUILD_BIN", &tools.esbuild)
         .status()
-        .map_err(|err| BuildError::Io(format!("cannot run {}: {err}", tools.worker_build.display())))?;
+        .map_err(|err| {
+            BuildError::Io(format!(
+                "cannot run {}: {err}",
+                tools.worker_build.display()
+            ))
+        })?;
     if status.success() {
         Ok(())
     } else {
@@ -157,7 +168,11 @@ pub fn relative_path(from: &Path, to: &Path) -> String {
     let to: Vec<_> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
-    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     if parts.is_empty() {
         ".".into()
     } else {

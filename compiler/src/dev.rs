@@ -138,19 +138,28 @@ pub fn start_localai(bin: &Path, args: &[String]) -> Result<Service, DevError> {
         }),
         _ => {
             let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-            Err(start_error("localai", format!("it exited ({status}) before listening")))
+            Err(start_error(
+                "localai",
+                format!("it exited ({status}) before listening"),
+            ))
         }
     }
 }
 
 /// Writes the workerd config next to the state directory and starts workerd on it, returning
 /// once it accepts connections.
-pub fn start_workerd(bin: &Path, cfg: &RuntimeConfig, config_path: &Path) -> Result<Service, DevError> {
+pub fn start_workerd(
+    bin: &Path,
+    cfg: &RuntimeConfig,
+    config_path: &Path,
+) -> Result<Service, DevError> {
     std::fs::create_dir_all(&cfg.state_dir).map_err(|err| start_error("workerd", err))?;
     let config_dir = config_path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(config_dir).map_err(|err| start_error("workerd", err))?;
-    let config_dir = std::fs::canonicalize(config_dir).map_err(|err| start_error("workerd", err))?;
-    std::fs::write(config_path, workerd_config(cfg, &config_dir)).map_err(|err| start_error("workerd", err))?;
+    let config_dir =
+        std::fs::canonicalize(config_dir).map_err(|err| start_error("workerd", err))?;
+    std::fs::write(config_path, workerd_config(cfg, &config_dir))
+        .map_err(|err| start_error("workerd", err))?;
     let child = Command::new(bin)
         .arg("serve")
         .arg(config_path)

@@ -12,13 +12,17 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("agentc");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/agentc")
 }
 
 /// A tool that could not be found, with what to run to get it.
 #[derive(Debug, thiserror::Error)]
-#[error("{tool} not found (looked in {looked}); run `scripts/setup` to install the pinned toolchain")]
+#[error(
+    "{tool} not found (looked in {looked}); run `scripts/setup` to install the pinned toolchain"
+)]
 pub struct Missing {
     pub tool: &'static str,
     pub looked: String,
@@ -85,5 +89,9 @@ impl BuildTools {
 
 /// The local Workers runtime.
 pub fn workerd(tools_root: &Path) -> Result<PathBuf, Missing> {
-    find("workerd", "WORKERD_BIN", &[tools_root.join("node_modules/.bin/workerd")])
+    find(
+        "workerd",
+        "WORKERD_BIN",
+        &[tools_root.join("node_modules/.bin/workerd")],
+    )
 }

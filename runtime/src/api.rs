@@ -52,8 +52,9 @@ pub struct ChatRequest {
 
 /// Parses and validates a chat request body.
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let request: ChatRequest = serde_json::from_slice(body)
-        .map_err(|err| ApiError::bad_request("invalid_json", format!("invalid request body: {err}")))?;
+    let request: ChatRequest = serde_json::from_slice(body).map_err(|err| {
+        ApiError::bad_request("invalid_json", format!("invalid request body: {err}"))
+    })?;
     if request.message.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -162,12 +163,23 @@ mod tests {
                 session_id: "s1"
             })
         );
-        assert_eq!(route("GET", "/agents/weather/chat").unwrap_err().status, 405);
-        for path in ["/", "/agents", "/agents/weather", "/agents/weather/chat/x", "/x/y/chat"] {
+        assert_eq!(
+            route("GET", "/agents/weather/chat").unwrap_err().status,
+            405
+        );
+        for path in [
+            "/",
+            "/agents",
+            "/agents/weather",
+            "/agents/weather/chat/x",
+            "/x/y/chat",
+        ] {
             assert_eq!(route("POST", path).unwrap_err().status, 404, "{path}");
         }
         assert_eq!(
-            route("GET", "/agents/weather/sessions/a%2Fb").unwrap_err().code,
+            route("GET", "/agents/weather/sessions/a%2Fb")
+                .unwrap_err()
+                .code,
             "invalid_session_id"
         );
     }
@@ -178,10 +190,22 @@ mod tests {
             ("not json", "invalid request body: expected ident"),
             (r#"{"session_id":"s"}"#, "missing field `message`"),
             (r#"{"message":"hi"}"#, "missing field `session_id`"),
-            (r#"{"message":"hi","session_id":"s","x":1}"#, "unknown field `x`"),
-            (r#"{"message":"  ","session_id":"s"}"#, "`message` must not be empty"),
-            (r#"{"message":"hi","session_id":""}"#, "`session_id` must be"),
-            (r#"{"message":"hi","session_id":"a b"}"#, "`session_id` must be"),
+            (
+                r#"{"message":"hi","session_id":"s","x":1}"#,
+                "unknown field `x`",
+            ),
+            (
+                r#"{"message":"  ","session_id":"s"}"#,
+                "`message` must not be empty",
+            ),
+            (
+                r#"{"message":"hi","session_id":""}"#,
+                "`session_id` must be",
+            ),
+            (
+                r#"{"message":"hi","session_id":"a b"}"#,
+                "`session_id` must be",
+            ),
         ];
         for (body, expected) in cases {
             let err = parse_chat_request(body.as_bytes()).unwrap_err();

@@ -67,7 +67,11 @@ mod tests {
     fn transcript(n: usize) -> Vec<Message> {
         (0..n)
             .map(|i| {
-                let role = if i % 2 == 0 { Role::User } else { Role::Assistant };
+                let role = if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
                 Message::new(role, format!("m{i}"))
             })
             .collect()

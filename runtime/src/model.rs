@@ -76,7 +76,9 @@ pub enum StreamError {
 impl fmt::Display for StreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamError::Malformed(detail) => write!(f, "the model sent a malformed event: {detail}"),
+            StreamError::Malformed(detail) => {
+                write!(f, "the model sent a malformed event: {detail}")
+            }
             StreamError::Truncated => f.write_str("the model's stream ended before [DONE]"),
             StreamError::AfterDone => f.write_str("the model sent data after [DONE]"),
         }
@@ -157,50 +159,53 @@ impl StreamDecoder {
             Err(StreamError::Truncated)
         }
     }
-
 }
 
 /// Decodes one complete event; `done` records whether `[DONE]` was seen.
-fn decode_event(event: &str, done: &mut bool, out: &mut Vec<ModelEvent>) -> Result<(), StreamError> {
-        let mut data = String::new();
-        for line in event.lines() {
-            if let Some(value) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+fn decode_event(
+    event: &str,
+    done: &mut bool,
+    out: &mut Vec<ModelEvent>,
+) -> Result<(), StreamError> {
+    let mut data = String::new();
+    for line in event.lines() {
+        if let Some(value) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
             }
+            data.push_str(value.strip_prefix(' ').unwrap_or(value));
         }
-        if data.is_empty() {
-            // Comments, keep-alives and events without data carry nothing for us.
-            return Ok(());
-        }
-        if *done {
-            return Err(StreamError::AfterDone);
-        }
-        if data == "[DONE]" {
-            *done = true;
-            out.push(ModelEvent::Done);
-            return Ok(());
-        }
-        let chunk: Chunk = serde_json::from_str(&data)
-            .map_err(|err| StreamError::Malformed(format!("{err} in {data:?}")))?;
-        let text = chunk.response.or_else(|| {
-            chunk
-                .choices
-                .into_iter()
-                .find_map(|choice| choice.delta.and_then(|delta| delta.content))
-        });
-        if let Some(text) = text.filter(|text| !text.is_empty()) {
-            out.push(ModelEvent::Text(text));
-        }
-        if let Some(usage) = chunk.usage {
-            out.push(ModelEvent::Usage(Usage {
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-            }));
-        }
-        Ok(())
+    }
+    if data.is_empty() {
+        // Comments, keep-alives and events without data carry nothing for us.
+        return Ok(());
+    }
+    if *done {
+        return Err(StreamError::AfterDone);
+    }
+    if data == "[DONE]" {
+        *done = true;
+        out.push(ModelEvent::Done);
+        return Ok(());
+    }
+    let chunk: Chunk = serde_json::from_str(&data)
+        .map_err(|err| StreamError::Malformed(format!("{err} in {data:?}")))?;
+    let text = chunk.response.or_else(|| {
+        chunk
+            .choices
+            .into_iter()
+            .find_map(|choice| choice.delta.and_then(|delta| delta.content))
+    });
+    if let Some(text) = text.filter(|text| !text.is_empty()) {
+        out.push(ModelEvent::Text(text));
+    }
+    if let Some(usage) = chunk.usage {
+        out.push(ModelEvent::Usage(Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+        }));
+    }
+    Ok(())
 }
 
 /// Finds the end of the first complete event: (length of the event, length including the blank
@@ -263,7 +268,10 @@ mod tests {
         let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n";
         let (events, end) = decode_in_pieces(stream, 7);
         assert_eq!(end, Ok(()));
-        assert_eq!(events, vec![ModelEvent::Text("Hi".into()), ModelEvent::Done]);
+        assert_eq!(
+            events,
+            vec![ModelEvent::Text("Hi".into()), ModelEvent::Done]
+        );
     }
 
     #[test]

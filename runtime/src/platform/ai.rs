@@ -9,7 +9,11 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{ByteStream, Env};
 
 /// Starts a streamed model call and returns the model's server-sent events as bytes.
-pub async fn run_streaming(env: &Env, model: &str, inputs_json: &str) -> Result<ByteStream, String> {
+pub async fn run_streaming(
+    env: &Env,
+    model: &str,
+    inputs_json: &str,
+) -> Result<ByteStream, String> {
     let ai = env
         .ai(super::AI_BINDING)
         .map_err(|err| format!("the {} binding is missing: {err}", super::AI_BINDING))?;

@@ -6,23 +6,33 @@ use crate::api::{self, ApiError, Route};
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// Answers one public request. Every failure becomes a JSON error with its status.
-pub async fn handle(mut req: Request, env: Env, agents: &'static [AgentSpec]) -> worker::Result<Response> {
+pub async fn handle(
+    mut req: Request,
+    env: Env,
+    agents: &'static [AgentSpec],
+) -> worker::Result<Response> {
     match route(&mut req, &env, agents).await {
         Ok(response) => Ok(response),
         Err(err) => error_response(&err),
     }
 }
 
-async fn route(req: &mut Request, env: &Env, agents: &'static [AgentSpec]) -> Result<Response, ApiError> {
+async fn route(
+    req: &mut Request,
+    env: &Env,
+    agents: &'static [AgentSpec],
+) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     match api::route(method.as_ref(), &path)? {
         Route::Chat { agent } => {
             let agent = find(agents, agent)?;
-            let body = req
-                .bytes()
-                .await
-                .map_err(|err| ApiError::bad_request("invalid_body", format!("could not read the request body: {err}")))?;
+            let body = req.bytes().await.map_err(|err| {
+                ApiError::bad_request(
+                    "invalid_body",
+                    format!("could not read the request body: {err}"),
+                )
+            })?;
             let chat = api::parse_chat_request(&body)?;
             let url = format!("https://session/turn?agent={}", agent.name);
             forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
@@ -34,7 +44,15 @@ async fn route(req: &mut Request, env: &Env, agents: &'static [AgentSpec]) -> Re
         }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
-            forward(env, agent, session_id, Method::Delete, "https://session/history", None).await
+            forward(
+                env,
+                agent,
+                session_id,
+                Method::Delete,
+                "https://session/history",
+                None,
+            )
+            .await
         }
     }
 }
@@ -52,8 +70,11 @@ async fn forward(
     url: &str,
     body: Option<Vec<u8>>,
 ) -> Result<Response, ApiError> {
-    let platform = |err: worker::Error| ApiError::internal(format!("session storage unavailable: {err}"));
-    let namespace = env.durable_object(super::SESSIONS_BINDING).map_err(platform)?;
+    let platform =
+        |err: worker::Error| ApiError::internal(format!("session storage unavailable: {err}"));
+    let namespace = env
+        .durable_object(super::SESSIONS_BINDING)
+        .map_err(platform)?;
     // Agent names never contain '/', so "agent/session" names one conversation unambiguously.
     let stub = namespace
         .get_by_name(&format!("{}/{}", agent.name, session_id))

@@ -16,7 +16,9 @@ use futures_util::lock::{Mutex, OwnedMutexGuard};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
-use worker::{ByteStream, Env, Headers, Method, Request, Response, SqlStorage, SqlStorageValue, State};
+use worker::{
+    ByteStream, Env, Headers, Method, Request, Response, SqlStorage, SqlStorageValue, State,
+};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,14 +58,20 @@ impl SessionObject {
     /// Serves the requests the Worker forwards to this session.
     pub async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let url = req.url()?;
-        let query = |key: &str| url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+        let query = |key: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+        };
         let result = match (req.method(), url.path()) {
             (Method::Post, "/turn") => {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 match agent {
                     Some(agent) => self.turn(agent, &body).await,
-                    None => Err(ApiError::internal("the session was asked for an unknown agent")),
+                    None => Err(ApiError::internal(
+                        "the session was asked for an unknown agent",
+                    )),
                 }
             }
             (Method::Get, "/history") => self.history(query("session_id").unwrap_or_default()),
@@ -84,7 +92,8 @@ impl SessionObject {
         let transcript = self.load_window(agent.history_window)?;
         let window = history::window(&transcript, agent.history_window as usize);
         let input = model::build_input(agent, window, &chat.message);
-        let input = serde_json::to_string(&input).map_err(|err| ApiError::internal(err.to_string()))?;
+        let input =
+            serde_json::to_string(&input).map_err(|err| ApiError::internal(err.to_string()))?;
         let stream = ai::run_streaming(&self.env, agent.model, &input)
             .await
             .map_err(|err| ApiError::model_failed(format!("{}: {err}", agent.model)))?;
@@ -100,7 +109,11 @@ impl SessionObject {
             Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), state))
         });
         let headers = Headers::new();
-        let set = |k: &str, v: &str| headers.set(k, v).map_err(|err| ApiError::internal(err.to_string()));
+        let set = |k: &str, v: &str| {
+            headers
+                .set(k, v)
+                .map_err(|err| ApiError::internal(err.to_string()))
+        };
         set("content-type", sse::CONTENT_TYPE)?;
         set("cache-control", "no-cache")?;
         Ok(Response::from_stream(body)
@@ -132,7 +145,9 @@ impl SessionObject {
     }
 
     fn forget(&self) -> Result<Response, ApiError> {
-        self.sql.exec("DELETE FROM messages", None).map_err(storage_error)?;
+        self.sql
+            .exec("DELETE FROM messages", None)
+            .map_err(storage_error)?;
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
