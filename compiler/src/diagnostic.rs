@@ -62,6 +62,28 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
+    /// The diagnostic for machines (`agentc check --format json`): lines and columns are
+    /// 1-based, columns count characters, and the end is exclusive.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({
+            "severity": match self.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            "code": self.code,
+            "message": self.message,
+            "file": self.file.as_deref().map(|f| f.display().to_string().replace('\\', "/")),
+            "help": self.help,
+        });
+        if let (Some(span), Some(map)) = (self.span, out.as_object_mut()) {
+            map.insert("line".into(), span.start.line.into());
+            map.insert("column".into(), span.start.col.into());
+            map.insert("end_line".into(), span.end.line.into());
+            map.insert("end_column".into(), span.end.col.into());
+        }
+        out
+    }
+
     /// Renders the diagnostic for a terminal: header, location, excerpt with the span underlined,
     /// and help. `source` is the text of the diagnostic's file.
     pub fn render(&self, source: Option<&str>) -> String {
@@ -75,22 +97,30 @@ impl Diagnostic {
         match (file, self.span) {
             (Some(file), Some(span)) => {
                 let _ = writeln!(out, "  --> {file}:{}:{}", span.start.line, span.start.col);
-                if let Some(line) = source.and_then(|s| s.lines().nth(span.start.line.saturating_sub(1))) {
+                if let Some(line) =
+                    source.and_then(|s| s.lines().nth(span.start.line.saturating_sub(1)))
+                {
                     let number = span.start.line.to_string();
                     let pad = " ".repeat(number.len());
                     let line = line.replace('\t', " ");
-                    let width = if span.end.line == span.start.line && span.end.col > span.start.col {
+                    let width = if span.end.line == span.start.line && span.end.col > span.start.col
+                    {
                         span.end.col - span.start.col
                     } else {
                         1
                     };
-                    let width = width.min(line.chars().count().saturating_sub(span.start.col - 1).max(1));
+                    let width = width.min(
+                        line.chars()
+                            .count()
+                            .saturating_sub(span.start.col.saturating_sub(1))
+                            .max(1),
+                    );
                     let _ = writeln!(out, "{pad} |");
                     let _ = writeln!(out, "{number} | {line}");
                     let _ = writeln!(
                         out,
                         "{pad} | {}{}",
-                        " ".repeat(span.start.col - 1),
+                        " ".repeat(span.start.col.saturating_sub(1)),
                         "^".repeat(width)
                     );
                 }
@@ -116,8 +146,16 @@ mod tests {
     fn renders_location_excerpt_and_help() {
         let source = "name: weather\nmodel:\n  temprature: 0.2\n";
         let span = Span::new(
-            Pos { line: 3, col: 3, offset: 0 },
-            Pos { line: 3, col: 13, offset: 0 },
+            Pos {
+                line: 3,
+                col: 3,
+                offset: 0,
+            },
+            Pos {
+                line: 3,
+                col: 13,
+                offset: 0,
+            },
         );
         let text = Diagnostic::error("E0101", "unknown key `temprature` in `model`")
             .in_file(Path::new("agents/weather.yaml"))

@@ -22,6 +22,18 @@ pub struct Agent {
     pub model: Model,
     pub system: String,
     pub history: History,
+    /// The most model calls in one turn (the tool-loop bound).
+    pub max_steps: u32,
+    /// Worker secrets that tool templates may read as `secrets.NAME`.
+    pub secrets: Vec<String>,
+    pub tools: Vec<Tool>,
+    /// Tried in order; the first that matches wins.
+    pub routes: Vec<Route>,
+    pub cache: Option<Cache>,
+    pub rate_limit: Option<RateLimit>,
+    pub auth: Option<Auth>,
+    pub cors: Option<Cors>,
+    pub limits: Limits,
 }
 
 /// Which model an agent talks to, and how.
@@ -30,6 +42,8 @@ pub struct Model {
     pub id: String,
     pub max_tokens: u32,
     pub temperature: Option<f32>,
+    /// Models tried in order when this one fails or is overloaded.
+    pub fallbacks: Vec<String>,
 }
 
 /// How much of the conversation goes back to the model.
@@ -37,4 +51,140 @@ pub struct Model {
 pub struct History {
     /// Stored messages sent with each new message.
     pub window: u32,
+}
+
+// The parts of an agent beyond its model, prompt and history. Codegen may ignore any of them
+// until the runtime implements it; every value here is checked and has its defaults applied.
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    /// A valid identifier, unique within the agent.
+    pub name: String,
+    /// Empty for builtin tools, which describe themselves.
+    pub description: String,
+    /// The arguments as a JSON Schema object (`{"type": "object", "properties": ..., "required":
+    /// ...}`), keys sorted.
+    pub parameters: serde_json::Value,
+    pub kind: ToolKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolKind {
+    Http(HttpTool),
+    /// A Rust function of the project, by path (`tools::orders::lookup`).
+    Rust {
+        path: String,
+    },
+    Builtin(Builtin),
+}
+
+/// A declarative HTTP call. `url`, header values and `body` are minijinja templates over `args`,
+/// `secrets` and `now`, already checked to parse and to use only known names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpTool {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    pub url: String,
+    /// Header name and value template, in file order.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: u32,
+    /// The hosts the rendered URL may reach (the URL's own host when the file gives none).
+    pub allow_hosts: Vec<String>,
+    pub max_response_bytes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Clock,
+    Calculator,
+}
+
+/// A routing rule.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Route {
+    pub when: Condition,
+    /// The model for matching messages; `None` keeps the agent's.
+    pub model: Option<String>,
+    /// The tools offered for matching messages; `None` offers all of the agent's.
+    pub tools: Option<Vec<String>>,
+}
+
+/// Conditions that must all hold; an empty condition always matches.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Condition {
+    pub max_chars: Option<u32>,
+    pub min_chars: Option<u32>,
+    /// A regex in regex-lite syntax, known to compile.
+    pub matches: Option<String>,
+    pub needs_tools: Option<bool>,
+    pub header: Option<HeaderMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderMatch {
+    /// Lowercase.
+    pub name: String,
+    pub test: HeaderTest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderTest {
+    Equals(String),
+    /// A regex in regex-lite syntax, known to compile.
+    Matches(String),
+}
+
+/// Exact-match caching of first answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cache {
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateKey {
+    ApiKey,
+    Ip,
+    Session,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per: RateKey,
+    /// Messages per window.
+    pub limit: u32,
+    pub window_secs: u64,
+    /// Model tokens per window, when limited.
+    pub token_budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The secret holding SHA-256 hex digests of the accepted keys, one per line.
+    pub api_keys_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_credentials: bool,
+    pub allow_headers: Vec<String>,
+    pub max_age_secs: u64,
+}
+
+/// Bounds on each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_input_chars: u32,
+    pub max_body_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_chars: 8000,
+            max_body_bytes: 65536,
+        }
+    }
 }

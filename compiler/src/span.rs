@@ -22,6 +22,9 @@ impl Span {
 
     /// An empty span at one position.
     pub fn at(pos: Pos) -> Self {
-        Span { start: pos, end: pos }
+        Span {
+            start: pos,
+            end: pos,
+        }
     }
 }

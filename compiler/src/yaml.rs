@@ -4,16 +4,28 @@
 //! check can point into the user's file. Scalars are resolved by the YAML 1.2 core schema.
 //! Duplicate keys are errors, and aliases are expanded within a fixed budget of nodes, so a file
 //! built to explode ("billion laughs") is refused instead of exhausting memory.
+//!
+//! Loading never fails outright: [`load`] returns the tree it could build and every diagnostic.
+//! After a syntax error the offending line is blanked (replaced by spaces, so every other
+//! position stays true) and the file is parsed again, so one run reports a tab, a badly indented
+//! line and a duplicate key together.
+
+mod scalar;
+mod syntax;
+
+pub use scalar::value_position;
 
 use crate::diagnostic::Diagnostic;
 use crate::span::{Pos, Span};
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
-use std::collections::HashMap;
+use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::collections::{BTreeSet, HashMap};
 
 /// The most nodes a file may expand to, aliases included.
 pub const MAX_NODES: usize = 100_000;
 /// The deepest nesting accepted.
 pub const MAX_DEPTH: usize = 64;
+/// How many syntax errors one file may report before loading gives up.
+pub const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// A YAML node and where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,25 +76,165 @@ impl Node {
             _ => None,
         }
     }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self.value {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// A number, integer or not.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The entries of a mapping; empty for any other node.
+    pub fn entries(&self) -> &[(Node, Node)] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// The items of a sequence; empty for any other node.
+    pub fn items(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The value of a key of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key node and the value of a key of a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.entries()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
 }
 
-/// Parses one YAML document. A file with no content is an empty mapping.
+/// What loading a file produced: the tree, when one could be built, and every diagnostic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub root: Option<Node>,
+    /// In position order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The lines skipped (blanked) to build `root` after syntax errors. Keys on them are missing
+    /// from the tree, so a "missing key" finding about a mapping that spans one of them may only
+    /// echo the syntax error.
+    pub skipped_lines: BTreeSet<usize>,
+}
+
+/// Loads one YAML document, recovering from syntax errors line by line.
+pub fn load(source: &str) -> Loaded {
+    let mut text = source.to_owned();
+    let mut diagnostics = Vec::new();
+    let mut blanked = BTreeSet::new();
+    loop {
+        let attempt = parse_once(&text);
+        let Err(fatal) = attempt.result else {
+            diagnostics.extend(attempt.errors);
+            diagnostics.sort_by_key(|d: &Diagnostic| d.span.map(|s| s.start));
+            return Loaded {
+                root: attempt.result.ok(),
+                diagnostics,
+                skipped_lines: blanked.clone(),
+            };
+        };
+        let line = fatal.span.map_or(0, |s| s.start.line);
+        let recoverable = [syntax::SYNTAX, syntax::TAB, syntax::INDENT].contains(&fatal.code);
+        let fresh = !blanked.contains(&line);
+        if fresh {
+            diagnostics.push(*fatal);
+        }
+        let can_blank = recoverable
+            && fresh
+            && blanked.len() < MAX_SYNTAX_ERRORS
+            && blank_line(&mut text, line);
+        if !can_blank {
+            diagnostics.extend(attempt.errors);
+            diagnostics.sort_by_key(|d: &Diagnostic| d.span.map(|s| s.start));
+            return Loaded {
+                root: None,
+                diagnostics,
+                skipped_lines: blanked.clone(),
+            };
+        }
+        blanked.insert(line);
+    }
+}
+
+/// Parses one YAML document strictly: the tree only when there is no diagnostic at all.
 pub fn parse(source: &str) -> Result<Node, Vec<Diagnostic>> {
+    let loaded = load(source);
+    match loaded.root {
+        Some(root) if loaded.diagnostics.is_empty() => Ok(root),
+        _ => Err(loaded.diagnostics),
+    }
+}
+
+/// Replaces the text of a 1-based line by spaces; false when there is nothing left to blank.
+fn blank_line(text: &mut String, line: usize) -> bool {
+    let Some(start) = line_start(text, line) else {
+        return false;
+    };
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    if text[start..end].trim().is_empty() {
+        return false;
+    }
+    // Each character becomes one space, so character columns and offsets stay the same.
+    let spaces = " ".repeat(text[start..end].chars().count());
+    text.replace_range(start..end, &spaces);
+    true
+}
+
+/// The byte offset where a 1-based line starts.
+fn line_start(text: &str, line: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    if line == 1 {
+        return Some(0);
+    }
+    text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)
+}
+
+struct Attempt {
+    result: Result<Node, Box<Diagnostic>>,
+    /// Errors that did not stop the parse (duplicate keys).
+    errors: Vec<Diagnostic>,
+}
+
+/// One parse of `text`, the file with the lines of earlier syntax errors blanked.
+fn parse_once(text: &str) -> Attempt {
     let mut loader = Loader {
-        parser: Parser::new_from_str(source),
+        parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
         errors: Vec::new(),
-        source,
+        source: text,
     };
-    let root = loader.document();
-    match root {
-        Ok(node) if loader.errors.is_empty() => Ok(node),
-        Ok(_) => Err(loader.errors),
-        Err(err) => {
-            loader.errors.push(err);
-            Err(loader.errors)
-        }
+    let result = loader.document();
+    Attempt {
+        result,
+        errors: loader.errors,
     }
 }
 
@@ -107,15 +259,18 @@ fn span(s: &saphyr_parser::Span) -> Span {
 }
 
 impl<'a> Loader<'a> {
-    fn next(&mut self) -> Result<(Event<'a>, Span), Diagnostic> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), Box<Diagnostic>> {
         match self.parser.next_event() {
             Some(Ok((event, s))) => Ok((event, span(&s))),
-            Some(Err(err)) => Err(scan_error(&err, self.source)),
-            None => Err(Diagnostic::error("E0001", "unexpected end of YAML input")),
+            Some(Err(err)) => Err(Box::new(syntax::explain(&err, self.source))),
+            None => Err(Box::new(Diagnostic::error(
+                "E0001",
+                "unexpected end of YAML input",
+            ))),
         }
     }
 
-    fn document(&mut self) -> Result<Node, Diagnostic> {
+    fn document(&mut self) -> Result<Node, Box<Diagnostic>> {
         let mut root = None;
         loop {
             let (event, s) = self.next()?;
@@ -124,11 +279,13 @@ impl<'a> Loader<'a> {
                 Event::StreamEnd => break,
                 Event::DocumentStart(_) => {
                     if root.is_some() {
-                        return Err(Diagnostic::error(
-                            "E0002",
-                            "an agent file holds one YAML document; found a second `---`",
-                        )
-                        .at(s));
+                        return Err(Box::new(
+                            Diagnostic::error(
+                                "E0002",
+                                "an agent file holds one YAML document; found a second `---`",
+                            )
+                            .at(s),
+                        ));
                     }
                     let (event, s) = self.next()?;
                     root = Some(self.node(event, s, 0)?);
@@ -138,28 +295,37 @@ impl<'a> Loader<'a> {
                 }
             }
         }
+        let start = Pos {
+            line: 1,
+            col: 1,
+            offset: 0,
+        };
         Ok(root.unwrap_or(Node {
             value: Value::Map(Vec::new()),
-            span: Span::default(),
+            span: Span::at(start),
         }))
     }
 
-    fn count(&mut self, n: usize, s: Span) -> Result<(), Diagnostic> {
+    fn count(&mut self, n: usize, s: Span) -> Result<(), Box<Diagnostic>> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
-            return Err(Diagnostic::error(
-                "E0003",
-                format!("the file expands to more than {MAX_NODES} YAML nodes"),
-            )
-            .at(s)
-            .help("aliases (`*name`) are expanded in place; deeply nested aliases multiply"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "E0003",
+                    format!("the file expands to more than {MAX_NODES} YAML nodes"),
+                )
+                .at(s)
+                .help("aliases (`*name`) are expanded in place; deeply nested aliases multiply"),
+            ));
         }
         Ok(())
     }
 
-    fn node(&mut self, event: Event<'a>, s: Span, depth: usize) -> Result<Node, Diagnostic> {
+    fn node(&mut self, event: Event<'a>, s: Span, depth: usize) -> Result<Node, Box<Diagnostic>> {
         if depth > MAX_DEPTH {
-            return Err(Diagnostic::error("E0004", format!("nesting deeper than {MAX_DEPTH} levels")).at(s));
+            return Err(Box::new(
+                Diagnostic::error("E0004", format!("nesting deeper than {MAX_DEPTH} levels")).at(s),
+            ));
         }
         self.count(1, s)?;
         let (node, anchor) = match event {
@@ -202,7 +368,10 @@ impl<'a> Loader<'a> {
                     let (event, vs) = self.next()?;
                     let value = self.node(event, vs, depth + 1)?;
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
-                        let name = key.as_str().map(str::to_owned).unwrap_or_else(|| format!("{:?}", key.value));
+                        let name = key
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("{:?}", key.value));
                         self.errors.push(
                             Diagnostic::error("E0005", format!("duplicate key `{name}`"))
                                 .at(key.span)
@@ -223,13 +392,17 @@ impl<'a> Loader<'a> {
             }
             Event::Alias(id) => {
                 let Some(target) = self.anchors.get(&id).cloned() else {
-                    return Err(Diagnostic::error("E0006", "alias to an unknown anchor").at(s));
+                    return Err(Box::new(
+                        Diagnostic::error("E0006", "alias to an unknown anchor").at(s),
+                    ));
                 };
                 self.count(count_nodes(&target), s)?;
                 return Ok(Node { span: s, ..target });
             }
             other => {
-                return Err(Diagnostic::error("E0001", format!("unexpected YAML event {other:?}")).at(s));
+                return Err(Box::new(
+                    Diagnostic::error("E0001", format!("unexpected YAML event {other:?}")).at(s),
+                ));
             }
         };
         if anchor > 0 {
@@ -242,7 +415,10 @@ impl<'a> Loader<'a> {
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.value {
         Value::Seq(items) => items.iter().map(count_nodes).sum(),
-        Value::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
         _ => 0,
     }
 }
@@ -253,7 +429,9 @@ fn resolve_plain(text: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -275,51 +453,15 @@ fn resolve_plain(text: &str) -> Value {
         }
     }
     let looks_numeric = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if looks_numeric {
         if let Ok(f) = text.parse::<f64>() {
             return Value::Float(f);
         }
     }
     Value::String(text.to_owned(), Block::No)
-}
-
-/// Turns a scanner error into a diagnostic, with a clearer message for the usual mistakes.
-fn scan_error(err: &ScanError, source: &str) -> Diagnostic {
-    let m = err.marker();
-    let at = Pos {
-        line: m.line(),
-        col: m.col() + 1,
-        offset: m.index(),
-    };
-    let line = source.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
-    if let Some(col) = line.find('\t').filter(|_| line.trim_start().len() < line.len()) {
-        let tab = Pos {
-            line: at.line,
-            col: line[..col].chars().count() + 1,
-            offset: at.offset,
-        };
-        if line[..col].trim().is_empty() {
-            return Diagnostic::error("E0007", "tab character in indentation")
-                .at(Span::at(tab))
-                .help("YAML indents with spaces only; replace the tab with spaces");
-        }
-    }
-    let info = err.info();
-    let (message, help) = if info.contains("mapping values are not allowed") {
-        (
-            format!("bad indentation: {info}"),
-            "check that this key is indented like its siblings, and that the line above is not a value left open",
-        )
-    } else if info.contains("did not find expected key") || info.contains("block") {
-        (
-            format!("bad indentation: {info}"),
-            "keys of one mapping must start in the same column",
-        )
-    } else {
-        (format!("invalid YAML: {info}"), "fix the YAML syntax at this point")
-    };
-    Diagnostic::error("E0001", message).at(Span::at(at)).help(help)
 }
 
 #[cfg(test)]
@@ -329,7 +471,9 @@ mod tests {
     #[test]
     fn scalars_resolve_by_the_core_schema() {
         let node = parse("a: 1\nb: 2.5\nc: true\nd: ~\ne: hello\nf: '1'\ng: -3\n").unwrap();
-        let Value::Map(entries) = node.value else { panic!() };
+        let Value::Map(entries) = node.value else {
+            panic!()
+        };
         let values: Vec<_> = entries.into_iter().map(|(_, v)| v.value).collect();
         assert_eq!(
             values,
@@ -348,11 +492,21 @@ mod tests {
     #[test]
     fn nodes_know_their_position() {
         let node = parse("name: weather\nmodel:\n  id: x\n").unwrap();
-        let Value::Map(entries) = node.value else { panic!() };
+        let Value::Map(entries) = node.value else {
+            panic!()
+        };
         let (_, model) = &entries[1];
-        let Value::Map(inner) = &model.value else { panic!() };
-        assert_eq!((inner[0].0.span.start.line, inner[0].0.span.start.col), (3, 3));
-        assert_eq!((inner[0].1.span.start.line, inner[0].1.span.start.col), (3, 7));
+        let Value::Map(inner) = &model.value else {
+            panic!()
+        };
+        assert_eq!(
+            (inner[0].0.span.start.line, inner[0].0.span.start.col),
+            (3, 3)
+        );
+        assert_eq!(
+            (inner[0].1.span.start.line, inner[0].1.span.start.col),
+            (3, 7)
+        );
     }
 
     #[test]
