@@ -90,6 +90,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     }
     let runtime = std::fs::canonicalize(runtime_dir())
         .map_err(|err| BuildError::Io(format!("cannot find the runtime crate: {err}")))?;
+    let unsupported = codegen::unsupported(project);
+    if !unsupported.is_empty() {
+        return Err(BuildError::Io(unsupported.join("\n")));
+    }
     let crate_abs = make_dir(&opts.crate_dir)?;
     let wrangler_dir = make_dir(opts.wrangler_toml.parent().unwrap_or(Path::new(".")))?;
     let layout = Layout {

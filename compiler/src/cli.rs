@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "agentc", version, about = "Compile declarative AI agents into Cloudflare Workers")]
+#[command(
+    name = "agentc",
+    version,
+    about = "Compile declarative AI agents into Cloudflare Workers"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -22,11 +26,19 @@ pub struct Args {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Check agent files without writing anything.
+    /// Check agent files without writing anything (exit 0 valid, 2 invalid, 1 internal failure).
     Check {
         /// Agent files or directories (default: agents/).
         paths: Vec<PathBuf>,
+        /// `human` (rendered on stderr) or `json` (one JSON document on stdout, for CI and editors).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Fail (exit 2) on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
     },
+    /// Print the JSON Schema of agent files.
+    Schema,
     /// Check, generate the Worker crate, compile it to wasm and write wrangler.toml.
     Build {
         /// The project root (holds agents/).
@@ -58,10 +70,28 @@ pub enum Command {
     },
 }
 
+/// How `agentc check` reports.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
 pub fn run(command: Command) -> ExitCode {
     match command {
-        Command::Check { paths } => check(paths),
-        Command::Build { root, generate_only } => {
+        Command::Check {
+            paths,
+            format,
+            deny_warnings,
+        } => check(paths, format, deny_warnings),
+        Command::Schema => {
+            print!("{}", agentc::schema::SCHEMA);
+            ExitCode::SUCCESS
+        }
+        Command::Build {
+            root,
+            generate_only,
+        } => {
             let mut opts = BuildOptions::for_root(&root);
             opts.generate_only = generate_only;
             match run_build(&opts) {
@@ -81,18 +111,10 @@ pub fn run(command: Command) -> ExitCode {
 }
 
 fn print_diagnostics(checked: &Checked) {
-    for diag in &checked.diagnostics {
-        eprint!("{}", diag.render(checked.source_of(diag)));
-        eprintln!();
-    }
-    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = checked.diagnostics.len() - errors;
-    if errors + warnings > 0 {
-        eprintln!("{errors} error(s), {warnings} warning(s)");
-    }
+    eprint!("{}", checked.render());
 }
 
-fn check(paths: Vec<PathBuf>) -> ExitCode {
+fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
     let paths = if paths.is_empty() {
         vec![PathBuf::from("agents")]
     } else {
@@ -120,11 +142,30 @@ fn check(paths: Vec<PathBuf>) -> ExitCode {
         }
     };
     let checked = project::check_files(sources);
-    print_diagnostics(&checked);
-    if checked.has_errors() {
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = checked.diagnostics.len() - errors;
+    match format {
+        Format::Human => {
+            print_diagnostics(&checked);
+            if errors == 0 && (warnings == 0 || !deny_warnings) {
+                eprintln!("ok: {} agent file(s) checked", checked.files.len());
+            }
+        }
+        Format::Json => {
+            let report = serde_json::json!({
+                "files": checked.files.len(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": checked.diagnostics.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+            });
+            println!("{report}");
+        }
+    }
+    if checked.diagnostics.iter().any(|d| d.code == "E0999") {
+        ExitCode::from(1)
+    } else if errors > 0 || (deny_warnings && warnings > 0) {
         ExitCode::from(2)
     } else {
-        eprintln!("ok: {} agent file(s) checked", checked.files.len());
         ExitCode::SUCCESS
     }
 }
@@ -134,7 +175,11 @@ fn run_build(opts: &BuildOptions) -> Result<(), ExitCode> {
     match build::build(opts) {
         Ok(report) => {
             print_diagnostics(&report.checked);
-            let agents = report.checked.project.as_ref().map_or(0, |p| p.agents.len());
+            let agents = report
+                .checked
+                .project
+                .as_ref()
+                .map_or(0, |p| p.agents.len());
             eprintln!(
                 "generated {agents} agent(s): {} file(s) written, {} unchanged",
                 report.emitted.written.len(),
@@ -177,28 +222,38 @@ fn dev(
         }
     }
     let result = (|| -> Result<(), String> {
-        let root = std::fs::canonicalize(root).map_err(|err| format!("{}: {err}", root.display()))?;
+        let root =
+            std::fs::canonicalize(root).map_err(|err| format!("{}: {err}", root.display()))?;
         let script = script.unwrap_or_else(|| root.join("localai/scripts/dev.json"));
         let localai_bin = match localai {
             Some(bin) => bin,
             None => sibling_binary("localai").map_err(|err| err.to_string())?,
         };
         let workerd_bin = toolchain::workerd(&opts.tools_root).map_err(|err| err.to_string())?;
-        let mut localai = dev::start_localai(&localai_bin, &["--script".into(), script.display().to_string()])
-            .map_err(|err| err.to_string())?;
+        let mut localai = dev::start_localai(
+            &localai_bin,
+            &["--script".into(), script.display().to_string()],
+        )
+        .map_err(|err| err.to_string())?;
         let dev_dir = root.join(".agentc/dev");
         let cfg = RuntimeConfig {
-            worker_dir: std::fs::canonicalize(opts.output_dir()).map_err(|err| format!("no build output: {err}"))?,
+            worker_dir: std::fs::canonicalize(opts.output_dir())
+                .map_err(|err| format!("no build output: {err}"))?,
             state_dir: state.unwrap_or_else(|| root.join(".agentc/state")),
             listen,
             localai: localai.addr,
+            outbound: None,
         };
-        let mut workerd =
-            dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp")).map_err(|err| err.to_string())?;
-        eprintln!("serving agents on http://{listen} (model: localai at {}); Ctrl-C stops", localai.addr);
+        let mut workerd = dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp"))
+            .map_err(|err| err.to_string())?;
+        eprintln!(
+            "serving agents on http://{listen} (model: localai at {}); Ctrl-C stops",
+            localai.addr
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|err| err.to_string())?;
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .map_err(|err| err.to_string())?;
         while !stop.load(Ordering::SeqCst) {
             for service in [&mut localai, &mut workerd] {
                 if let Some(status) = service.exited() {

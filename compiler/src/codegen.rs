@@ -2,7 +2,7 @@
 //!
 //! Output is a pure function of the IR and the options: same input, byte-identical files.
 
-use crate::ir::{Agent, Project};
+use crate::ir::{Agent, Builtin, HttpTool, Project, Tool, ToolKind};
 use proc_macro2::TokenStream;
 use quote::quote;
 use std::path::PathBuf;
@@ -118,24 +118,118 @@ pub fn lib_rs(project: &Project) -> String {
 
 fn agent_spec(agent: &Agent) -> TokenStream {
     let name = &agent.name;
+    let description = agent.description.as_deref().unwrap_or_default();
     let model = &agent.model.id;
     let system = &agent.system;
     let window = agent.history.window;
     let max_tokens = agent.model.max_tokens;
+    let max_steps = agent.max_steps;
     let temperature = match agent.model.temperature {
         Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
     };
+    let tools = agent.tools.iter().map(|tool| tool_spec(agent, tool));
     quote! {
         ::agentc_runtime::AgentSpec {
             name: #name,
+            description: #description,
             model: #model,
             system: #system,
             history_window: #window,
             max_tokens: #max_tokens,
             temperature: #temperature,
+            max_steps: #max_steps,
+            tools: &[#(#tools),*],
         }
     }
+}
+
+fn tool_spec(agent: &Agent, tool: &Tool) -> TokenStream {
+    let name = &tool.name;
+    let (description, parameters, kind) = match &tool.kind {
+        ToolKind::Builtin(builtin) => {
+            let runtime = runtime_builtin(*builtin);
+            let description = if tool.description.is_empty() {
+                runtime.description().to_owned()
+            } else {
+                tool.description.clone()
+            };
+            let variant = quote::format_ident!("{}", format!("{runtime:?}"));
+            let kind = quote!(::agentc_runtime::agent::ToolKind::Builtin(
+                ::agentc_runtime::agent::Builtin::#variant
+            ));
+            (description, runtime.parameters().to_owned(), kind)
+        }
+        ToolKind::Http(http) => {
+            let kind = http_spec(http, &agent.secrets);
+            (tool.description.clone(), tool.parameters.to_string(), kind)
+        }
+        ToolKind::Rust { path } => {
+            // Checked by `build` before codegen runs; see `unsupported`.
+            unreachable!("Rust tool {path} reached codegen")
+        }
+    };
+    quote! {
+        ::agentc_runtime::agent::ToolSpec {
+            name: #name,
+            description: #description,
+            parameters: #parameters,
+            kind: #kind,
+        }
+    }
+}
+
+fn http_spec(http: &HttpTool, secrets: &[String]) -> TokenStream {
+    let HttpTool {
+        method,
+        url,
+        headers,
+        body,
+        timeout_ms,
+        allow_hosts,
+        max_response_bytes,
+    } = http;
+    let headers = headers.iter().map(|(name, value)| quote!((#name, #value)));
+    let body = match body {
+        Some(body) => quote!(::core::option::Option::Some(#body)),
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
+            method: #method,
+            url: #url,
+            headers: &[#(#headers),*],
+            body: #body,
+            timeout_ms: #timeout_ms,
+            allow_hosts: &[#(#allow_hosts),*],
+            max_response_bytes: #max_response_bytes,
+            secrets: &[#(#secrets),*],
+        })
+    }
+}
+
+fn runtime_builtin(builtin: Builtin) -> agentc_runtime::agent::Builtin {
+    match builtin {
+        Builtin::Clock => agentc_runtime::agent::Builtin::Clock,
+        Builtin::Calculator => agentc_runtime::agent::Builtin::Calculator,
+    }
+}
+
+/// Features of a project that codegen cannot generate yet, as messages for the user.
+pub fn unsupported(project: &Project) -> Vec<String> {
+    let mut found = Vec::new();
+    for agent in &project.agents {
+        for tool in &agent.tools {
+            if let ToolKind::Rust { path } = &tool.kind {
+                found.push(format!(
+                    "{}: tool `{}` is a Rust tool (`{path}`), which `agentc build` cannot compile yet",
+                    agent.source.display(),
+                    tool.name
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// The generated crate's `Cargo.toml`.

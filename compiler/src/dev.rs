@@ -22,6 +22,9 @@ pub struct RuntimeConfig {
     pub listen: SocketAddr,
     /// Where localai listens.
     pub localai: SocketAddr,
+    /// An HTTP service that receives every outbound `fetch` of the Worker (tool calls), in
+    /// place of the internet: for offline development and tests. `None`: the internet.
+    pub outbound: Option<SocketAddr>,
 }
 
 /// A workerd configuration (Cap'n Proto text) for the compiled Worker, to be written into
@@ -29,6 +32,13 @@ pub struct RuntimeConfig {
 /// config file, so the module paths are written relative to `config_dir`.
 pub fn workerd_config(cfg: &RuntimeConfig, config_dir: &Path) -> String {
     let dir = crate::build::relative_path(config_dir, &cfg.worker_dir);
+    let (outbound_service, global_outbound) = match cfg.outbound {
+        Some(addr) => (
+            format!("    (name = \"outbound\", external = (address = \"{addr}\", http = ())),\n"),
+            "  globalOutbound = \"outbound\",\n",
+        ),
+        None => (String::new(), ""),
+    };
     format!(
         r#"# Written by `agentc dev`.
 using Workerd = import "/workerd/workerd.capnp";
@@ -38,7 +48,7 @@ const config :Workerd.Config = (
     (name = "agents", worker = .agents),
     (name = "localai", external = (address = "{localai}", http = ())),
     (name = "state", disk = (path = "{state}", writable = true)),
-  ],
+{outbound_service}  ],
   sockets = [
     (name = "http", address = "{listen}", http = (), service = "agents"),
   ],
@@ -61,7 +71,7 @@ const agents :Workerd.Worker = (
     (className = "{class}", uniqueKey = "agentc-{class}", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "state"),
-);
+{global_outbound});
 "#,
         localai = cfg.localai,
         state = cfg.state_dir.display(),

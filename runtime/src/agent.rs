@@ -1,24 +1,105 @@
 //! What a generated Worker tells the runtime about each of its agents.
 
+use std::future::Future;
+use std::pin::Pin;
+
 /// One agent, as compiled from its `agents/*.yaml` file. Generated code holds a `static` slice of
 /// these; the runtime never reads YAML.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct AgentSpec {
     /// The agent's name, the `{agent}` of `/agents/{agent}/...`.
     pub name: &'static str,
+    /// What the agent does, in the user's words.
+    pub description: &'static str,
     /// The Workers AI model id the agent talks to.
     pub model: &'static str,
-    /// The system prompt sent first in every model call.
+    /// The system prompt sent first in every model call: a minijinja template over `now`,
+    /// `agent` and `session`.
     pub system: &'static str,
-    /// How many stored messages (user and assistant) are sent to the model with a new message.
+    /// How many stored messages are sent to the model with a new message.
     pub history_window: u32,
     /// The most tokens the model may produce in one reply.
     pub max_tokens: u32,
     /// Sampling temperature, or the model's default when `None`.
     pub temperature: Option<f32>,
+    /// The most model calls in one turn: each round of tool calls takes one more.
+    pub max_steps: u32,
+    /// The tools the model may call.
+    pub tools: &'static [ToolSpec],
 }
 
 /// Finds an agent by name.
 pub fn find<'a>(agents: &'a [AgentSpec], name: &str) -> Option<&'a AgentSpec> {
     agents.iter().find(|agent| agent.name == name)
+}
+
+impl AgentSpec {
+    /// Finds one of the agent's tools by name.
+    pub fn tool(&self, name: &str) -> Option<&'static ToolSpec> {
+        self.tools.iter().find(|tool| tool.name == name)
+    }
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolSpec {
+    /// A function identifier, unique within its agent.
+    pub name: &'static str,
+    /// What the tool does, for the model.
+    pub description: &'static str,
+    /// The arguments' JSON Schema, as JSON text. It is sent to the model and checked against
+    /// the model's arguments before the tool runs.
+    pub parameters: &'static str,
+    pub kind: ToolKind,
+}
+
+/// How a tool runs.
+#[derive(Debug, Clone, Copy)]
+pub enum ToolKind {
+    /// A declarative HTTP request.
+    Http(HttpToolSpec),
+    /// A tool built into the runtime.
+    Builtin(Builtin),
+    /// A Rust function of the project, wrapped by generated code that decodes its typed
+    /// arguments.
+    Rust(RustTool),
+}
+
+/// The tools built into the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// The current time, in UTC or a given time zone.
+    Clock,
+    /// Arithmetic on an expression, without eval.
+    Calculator,
+}
+
+/// A declarative HTTP tool. `url`, header values and `body` are minijinja templates whose context
+/// is `args` (the model's arguments), `secrets` (the secrets the agent declares) and `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpToolSpec {
+    pub method: &'static str,
+    pub url: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+    pub body: Option<&'static str>,
+    pub timeout_ms: u32,
+    /// Hosts the request may reach even though they are private or loopback.
+    pub allow_hosts: &'static [&'static str],
+    /// Responses longer than this are cut off and marked as truncated.
+    pub max_response_bytes: u32,
+    /// The Worker secrets this tool's templates may read.
+    pub secrets: &'static [&'static str],
+}
+
+/// The future a Rust tool returns: its result as JSON, or an error message for the model.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, String>>>>;
+
+/// A Rust tool: takes the model's arguments (already checked against the parameters).
+#[derive(Clone, Copy)]
+pub struct RustTool(pub fn(serde_json::Value) -> ToolFuture);
+
+impl std::fmt::Debug for RustTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RustTool")
+    }
 }

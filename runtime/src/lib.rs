@@ -12,6 +12,8 @@ pub mod api;
 pub mod history;
 pub mod model;
 pub mod sse;
+pub mod step;
+pub mod tools;
 pub mod turn;
 
 #[cfg(feature = "worker")]

@@ -1,9 +1,11 @@
 //! Talking to a Workers AI text-generation model: the input we send and the stream we read back.
 
-use crate::agent::AgentSpec;
+use crate::agent::{AgentSpec, ToolSpec};
 use crate::history::{Message, Role};
 use crate::sse::Usage;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::fmt;
 
 /// One message as the model receives it.
@@ -11,44 +13,125 @@ use std::fmt;
 pub struct ModelMessage<'a> {
     pub role: &'static str,
     pub content: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+}
+
+/// A tool call inside an assistant message, in the OpenAI form Workers AI accepts: the
+/// arguments as a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WireToolCall<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: WireFunctionCall<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WireFunctionCall<'a> {
+    pub name: &'a str,
+    pub arguments: String,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelTool<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: ModelFunction<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelFunction<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    /// The JSON Schema text, embedded as is.
+    pub parameters: &'a RawValue,
 }
 
 /// The `inputs` of a text-generation call.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ModelInput<'a> {
     pub messages: Vec<ModelMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ModelTool<'a>>,
     pub stream: bool,
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
 }
 
-/// The model call for a new user message: system prompt, windowed history, then the message.
-/// `history` must already be windowed (see [`crate::history::window`]).
+impl<'a> ModelMessage<'a> {
+    /// The wire form of a stored message.
+    pub fn from_message(message: &'a Message) -> Self {
+        ModelMessage {
+            role: message.role.as_str(),
+            content: &message.content,
+            tool_calls: message
+                .tool_calls
+                .iter()
+                .map(|call| WireToolCall {
+                    id: &call.id,
+                    kind: "function",
+                    function: WireFunctionCall {
+                        name: &call.name,
+                        arguments: call.arguments.to_string(),
+                    },
+                })
+                .collect(),
+            tool_call_id: message.tool_call_id.as_deref(),
+            name: message.name.as_deref(),
+        }
+    }
+}
+
+/// The model call of one step: system prompt, the conversation so far (already windowed, see
+/// [`crate::history::window`]), and the tools on offer.
 pub fn build_input<'a>(
     agent: &'a AgentSpec,
-    history: &'a [Message],
-    user_message: &'a str,
+    system: &'a str,
+    conversation: &'a [Message],
+    tools: &'a [ToolSpec],
 ) -> ModelInput<'a> {
-    let mut messages = Vec::with_capacity(history.len() + 2);
+    let mut messages = Vec::with_capacity(conversation.len() + 1);
     messages.push(ModelMessage {
         role: Role::System.as_str(),
-        content: agent.system,
+        content: system,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+        name: None,
     });
-    messages.extend(history.iter().map(|m| ModelMessage {
-        role: m.role.as_str(),
-        content: &m.content,
-    }));
-    messages.push(ModelMessage {
-        role: Role::User.as_str(),
-        content: user_message,
-    });
+    messages.extend(conversation.iter().map(ModelMessage::from_message));
     ModelInput {
         messages,
+        tools: tools
+            .iter()
+            .map(|tool| ModelTool {
+                kind: "function",
+                function: ModelFunction {
+                    name: tool.name,
+                    description: tool.description,
+                    parameters: raw_schema(tool.parameters),
+                },
+            })
+            .collect(),
         stream: true,
         max_tokens: agent.max_tokens,
         temperature: agent.temperature,
     }
+}
+
+/// A tool's parameters as raw JSON. Generated code only ever holds valid JSON here; an empty
+/// object stands in should it not.
+fn raw_schema(text: &str) -> &RawValue {
+    const EMPTY: &str = r#"{"type":"object","properties":{}}"#;
+    serde_json::from_str::<&RawValue>(text)
+        .or_else(|_| serde_json::from_str::<&RawValue>(EMPTY))
+        .expect("the fallback schema is valid JSON")
 }
 
 /// What a model's stream says, one event at a time.
@@ -58,8 +141,31 @@ pub enum ModelEvent {
     Text(String),
     /// Token counts; models send them once, near the end.
     Usage(Usage),
+    /// A tool call or a piece of one (see [`ToolCallPart`]).
+    ToolCall(ToolCallPart),
     /// The `[DONE]` marker: the answer is complete.
     Done,
+}
+
+/// A tool call as it arrives in a stream: whole (Workers AI's own shape: a name and an
+/// arguments object) or in pieces merged by `index` (the OpenAI shape: the arguments as a JSON
+/// string, cut anywhere).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallPart {
+    pub index: Option<usize>,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: ArgumentsPart,
+}
+
+/// The arguments of a [`ToolCallPart`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgumentsPart {
+    None,
+    /// A whole arguments object.
+    Object(Value),
+    /// A piece of the arguments' JSON text.
+    Text(String),
 }
 
 /// The model's stream could not be understood.
@@ -100,16 +206,18 @@ pub struct StreamDecoder {
 #[derive(Deserialize)]
 struct Chunk {
     #[serde(default)]
-    response: Option<String>,
+    response: Option<Value>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    #[serde(default)]
+    tool_calls: Vec<WireCallPart>,
     #[serde(default)]
     choices: Vec<Choice>,
 }
 
 #[derive(Deserialize)]
 struct Choice {
-    #[serde(default)]
+    #[serde(default, alias = "message")]
     delta: Option<Delta>,
 }
 
@@ -117,6 +225,55 @@ struct Choice {
 struct Delta {
     #[serde(default)]
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<WireCallPart>,
+}
+
+/// A tool call of either shape: `{name, arguments}` or `{index, id, function: {name,
+/// arguments}}`.
+#[derive(Deserialize)]
+struct WireCallPart {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, alias = "parameters")]
+    arguments: Option<Value>,
+    #[serde(default)]
+    function: Option<WireFunctionPart>,
+}
+
+#[derive(Deserialize)]
+struct WireFunctionPart {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+impl WireCallPart {
+    fn into_part(self) -> ToolCallPart {
+        let (name, arguments) = match self.function {
+            Some(function) => (
+                function.name.or(self.name),
+                function.arguments.or(self.arguments),
+            ),
+            None => (self.name, self.arguments),
+        };
+        let arguments = match arguments {
+            None | Some(Value::Null) => ArgumentsPart::None,
+            Some(Value::String(text)) => ArgumentsPart::Text(text),
+            Some(value) => ArgumentsPart::Object(value),
+        };
+        ToolCallPart {
+            index: self.index,
+            id: self.id.filter(|id| !id.is_empty()),
+            name: name.filter(|name| !name.is_empty()),
+            arguments,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -190,15 +347,27 @@ fn decode_event(
     }
     let chunk: Chunk = serde_json::from_str(&data)
         .map_err(|err| StreamError::Malformed(format!("{err} in {data:?}")))?;
-    let text = chunk.response.or_else(|| {
-        chunk
-            .choices
-            .into_iter()
-            .find_map(|choice| choice.delta.and_then(|delta| delta.content))
-    });
+    // Some models put a JSON value rather than text in `response`; it is text to the user.
+    let mut text = match chunk.response {
+        Some(Value::String(text)) => Some(text),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let mut calls = chunk.tool_calls;
+    for choice in chunk.choices {
+        if let Some(delta) = choice.delta {
+            text = text.or(delta.content);
+            calls.extend(delta.tool_calls);
+        }
+    }
     if let Some(text) = text.filter(|text| !text.is_empty()) {
         out.push(ModelEvent::Text(text));
     }
+    out.extend(
+        calls
+            .into_iter()
+            .map(|call| ModelEvent::ToolCall(call.into_part())),
+    );
     if let Some(usage) = chunk.usage {
         out.push(ModelEvent::Usage(Usage {
             prompt_tokens: usage.prompt_tokens,
@@ -290,20 +459,74 @@ mod tests {
     }
 
     #[test]
-    fn input_has_system_history_then_message() {
+    fn tool_calls_of_both_shapes_are_decoded() {
+        let stream = concat!(
+            "data: {\"response\":\"\",\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"location\":\"Paris\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"c2\",\"function\":{\"name\":\"clock\",\"arguments\":\"{\\\"tz\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"\\\":1}\"}}]}}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let (events, end) = decode_in_pieces(stream, 13);
+        assert_eq!(end, Ok(()));
+        assert_eq!(
+            events,
+            vec![
+                ModelEvent::ToolCall(ToolCallPart {
+                    index: None,
+                    id: None,
+                    name: Some("get_weather".into()),
+                    arguments: ArgumentsPart::Object(serde_json::json!({"location": "Paris"})),
+                }),
+                ModelEvent::ToolCall(ToolCallPart {
+                    index: Some(1),
+                    id: Some("c2".into()),
+                    name: Some("clock".into()),
+                    arguments: ArgumentsPart::Text("{\"tz".into()),
+                }),
+                ModelEvent::ToolCall(ToolCallPart {
+                    index: Some(1),
+                    id: None,
+                    name: None,
+                    arguments: ArgumentsPart::Text("\":1}".into()),
+                }),
+                ModelEvent::Done,
+            ]
+        );
+    }
+
+    const TOOLS: &[ToolSpec] = &[ToolSpec {
+        name: "clock",
+        description: "The time",
+        parameters: r#"{"type":"object","properties":{}}"#,
+        kind: crate::agent::ToolKind::Builtin(crate::agent::Builtin::Clock),
+    }];
+
+    #[test]
+    fn input_has_system_conversation_and_tools() {
         let agent = AgentSpec {
             name: "a",
+            description: "",
             model: "@cf/m",
             system: "Be brief.",
             history_window: 10,
             max_tokens: 64,
             temperature: None,
+            max_steps: 4,
+            tools: TOOLS,
         };
-        let history = vec![
+        let call = crate::history::ToolCall {
+            id: "c1".into(),
+            name: "clock".into(),
+            arguments: serde_json::json!({}),
+        };
+        let conversation = vec![
             Message::new(Role::User, "My name is Alice"),
             Message::new(Role::Assistant, "Hello Alice"),
+            Message::new(Role::User, "What time is it?"),
+            Message::tool_calls("", vec![call.clone()]),
+            Message::tool_result(&call, "\"12:00\""),
         ];
-        let input = build_input(&agent, &history, "What is my name?");
+        let input = build_input(&agent, "Be brief.", &conversation, TOOLS);
         assert_eq!(
             serde_json::to_value(&input).unwrap(),
             serde_json::json!({
@@ -311,8 +534,16 @@ mod tests {
                     {"role": "system", "content": "Be brief."},
                     {"role": "user", "content": "My name is Alice"},
                     {"role": "assistant", "content": "Hello Alice"},
-                    {"role": "user", "content": "What is my name?"},
+                    {"role": "user", "content": "What time is it?"},
+                    {"role": "assistant", "content": "", "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "clock", "arguments": "{}"}}
+                    ]},
+                    {"role": "tool", "content": "\"12:00\"", "tool_call_id": "c1", "name": "clock"},
                 ],
+                "tools": [{"type": "function", "function": {
+                    "name": "clock", "description": "The time",
+                    "parameters": {"type": "object", "properties": {}}
+                }}],
                 "stream": true,
                 "max_tokens": 64,
             })

@@ -2,6 +2,8 @@
 //! binding. Everything here is glue between `worker` types and the host-tested logic.
 
 mod ai;
+mod backend;
+mod fetch_tool;
 mod http;
 mod session;
 

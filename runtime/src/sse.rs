@@ -15,6 +15,13 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+    }
+}
+
 /// Payload of the `done` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Done<'a> {
@@ -50,6 +57,38 @@ pub fn delta(text: &str) -> String {
 /// A `done` event: the turn finished and was stored.
 pub fn done(done: &Done<'_>) -> String {
     frame("done", done)
+}
+
+/// A `tool_call` event: the model asked for a tool.
+pub fn tool_call(call: &crate::history::ToolCall) -> String {
+    frame("tool_call", call)
+}
+
+/// A `tool_result` event: what a tool returned, or why it failed.
+pub fn tool_result(
+    call: &crate::history::ToolCall,
+    result: &Result<serde_json::Value, String>,
+) -> String {
+    #[derive(Serialize)]
+    struct ToolResult<'a> {
+        id: &'a str,
+        name: &'a str,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a serde_json::Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    }
+    frame(
+        "tool_result",
+        &ToolResult {
+            id: &call.id,
+            name: &call.name,
+            ok: result.is_ok(),
+            result: result.as_ref().ok(),
+            error: result.as_ref().err().map(String::as_str),
+        },
+    )
 }
 
 /// An `error` event: the turn failed after its stream had started; nothing was stored.

@@ -1,96 +1,518 @@
-//! One chat turn, from the model's events to the frames the client sees and the messages stored.
+//! One chat turn: the tool loop from the user's message to the final answer.
+//!
+//! A turn calls the model up to `max_steps` times. Text streams to the client as it comes;
+//! when the model asks for tools, their calls run concurrently, their results go back to the
+//! model, and the next step begins. The turn produces the messages to store only when it ends
+//! well: a failed turn stores nothing. The platform is reached only through [`Backend`], so the
+//! loop is tested on the host.
 
-use crate::history::{Message, Role};
-use crate::model::{ModelEvent, StreamError};
-use crate::sse::{self, Done, Usage};
+use crate::agent::{AgentSpec, ToolKind, ToolSpec};
+use crate::history::{Message, Role, ToolCall};
+use crate::model::{self, StreamDecoder};
+use crate::sse::{self, Usage};
+use crate::step::{AssembledCall, Step};
+use crate::tools;
+use futures_util::stream::{Stream, StreamExt};
+use serde_json::Value;
 
-/// The state of a turn while the model streams its answer.
-///
-/// Nothing is stored until [`Turn::finish`] returns the turn's messages: a turn that fails
-/// midway leaves the session's history as it was.
-#[derive(Debug)]
-pub struct Turn {
-    model: String,
-    user_message: String,
-    answer: String,
-    usage: Usage,
-    steps: u32,
+/// How long a tool other than an HTTP tool (which has its own `timeout_ms`) may run.
+pub const DEFAULT_TOOL_TIMEOUT_MS: u32 = 10_000;
+
+/// What a turn needs from the platform.
+#[allow(async_fn_in_trait)] // Workers are single-threaded: these futures need not be `Send`.
+pub trait Backend {
+    /// The bytes of a streamed model answer (server-sent events).
+    type Bytes: Stream<Item = Result<Vec<u8>, String>> + Unpin;
+    /// Starts a streamed model call with `inputs` as JSON text.
+    async fn call_model(&self, model: &str, inputs: &str) -> Result<Self::Bytes, String>;
+    /// Runs one tool; its arguments have been checked against its parameters.
+    async fn run_tool(&self, tool: &'static ToolSpec, arguments: Value) -> Result<Value, String>;
+    /// Resolves after `ms` milliseconds.
+    async fn sleep(&self, ms: u32);
+    /// Writes one line to the Worker's log.
+    fn log(&self, line: &str);
 }
 
-impl Turn {
-    pub fn new(model: impl Into<String>, user_message: impl Into<String>) -> Self {
-        Turn {
-            model: model.into(),
-            user_message: user_message.into(),
-            answer: String::new(),
-            usage: Usage::default(),
-            steps: 1,
-        }
-    }
+/// Where a turn's frames go. Returns `false` once the client has gone away.
+pub trait Sink {
+    fn send(&mut self, frame: String) -> bool;
+}
 
-    /// Takes one model event and appends the client frame it produces, if any, to `out`.
-    pub fn on_model_event(&mut self, event: ModelEvent, out: &mut String) {
-        match event {
-            ModelEvent::Text(text) => {
-                out.push_str(&sse::delta(&text));
-                self.answer.push_str(&text);
+impl<F: FnMut(String) -> bool> Sink for F {
+    fn send(&mut self, frame: String) -> bool {
+        self(frame)
+    }
+}
+
+/// How a turn ended.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The model answered. `messages` are the turn's new messages, starting with the user's,
+    /// to store; the `done` frame is sent only after they are stored.
+    Completed {
+        messages: Vec<Message>,
+        done: String,
+    },
+    /// The turn failed; the `error` frame has been sent.
+    Failed { code: &'static str },
+    /// The client went away; nothing more was sent.
+    Disconnected,
+}
+
+/// One turn's fixed inputs.
+pub struct TurnInput<'a> {
+    pub agent: &'static AgentSpec,
+    /// The rendered system prompt.
+    pub system: &'a str,
+    /// The windowed history before this turn.
+    pub history: Vec<Message>,
+    pub user_message: String,
+}
+
+impl TurnInput<'_> {
+    /// The model inputs of the first step, as JSON text.
+    pub fn first_inputs(&self) -> String {
+        let mut conversation = self.history.clone();
+        conversation.push(Message::new(Role::User, self.user_message.clone()));
+        let input = model::build_input(self.agent, self.system, &conversation, self.agent.tools);
+        serde_json::to_string(&input).expect("model inputs serialize")
+    }
+}
+
+/// Runs a turn whose first model call has already started (its failure is answered before
+/// any stream begins, with a JSON error).
+pub async fn run<B: Backend>(
+    backend: &B,
+    input: TurnInput<'_>,
+    first: B::Bytes,
+    sink: &mut impl Sink,
+) -> Outcome {
+    let agent = input.agent;
+    let mut conversation = input.history;
+    let history_len = conversation.len();
+    conversation.push(Message::new(Role::User, input.user_message));
+    let mut usage = Usage::default();
+    let mut source = Some(first);
+    let mut step_number = 1;
+    loop {
+        let bytes = match source.take() {
+            Some(bytes) => bytes,
+            None => {
+                let inputs = model::build_input(agent, input.system, &conversation, agent.tools);
+                let inputs = serde_json::to_string(&inputs).expect("model inputs serialize");
+                match backend.call_model(agent.model, &inputs).await {
+                    Ok(bytes) => bytes,
+                    Err(err) => {
+                        return fail(sink, "model_error", &format!("{}: {err}", agent.model));
+                    }
+                }
             }
-            ModelEvent::Usage(usage) => self.usage = usage,
-            ModelEvent::Done => {}
+        };
+        let tool_names = agent.tools.iter().map(|t| t.name).collect();
+        let result = match read_step(bytes, Step::new(tool_names), sink).await {
+            Ok(Some(step)) => step,
+            Ok(None) => return Outcome::Disconnected,
+            Err(err) => return fail(sink, "model_error", &err),
+        };
+        usage += result.1;
+        let result = result.0.finish(step_number);
+        if !result.unflushed.is_empty() && !sink.send(sse::delta(&result.unflushed)) {
+            return Outcome::Disconnected;
+        }
+        if result.calls.is_empty() {
+            conversation.push(Message::new(Role::Assistant, result.text));
+            let done = sse::done(&sse::Done {
+                model: agent.model,
+                steps: step_number,
+                usage,
+            });
+            return Outcome::Completed {
+                messages: conversation.split_off(history_len),
+                done,
+            };
+        }
+        if step_number >= agent.max_steps {
+            let message = format!(
+                "the model still wanted tools after {} steps (max_steps)",
+                agent.max_steps
+            );
+            return fail(sink, "max_steps_exceeded", &message);
+        }
+        for call in &result.calls {
+            if !sink.send(sse::tool_call(&call.call)) {
+                return Outcome::Disconnected;
+            }
+        }
+        let runs = result
+            .calls
+            .iter()
+            .map(|call| run_tool(backend, agent, call));
+        let outcomes = futures_util::future::join_all(runs).await;
+        let calls: Vec<ToolCall> = result.calls.into_iter().map(|c| c.call).collect();
+        conversation.push(Message::tool_calls(result.text, calls.clone()));
+        for (call, outcome) in calls.iter().zip(outcomes) {
+            if let Err(err) = &outcome {
+                backend.log(&format!("agentc: tool {} failed: {err}", call.name));
+            }
+            if !sink.send(sse::tool_result(call, &outcome)) {
+                return Outcome::Disconnected;
+            }
+            let content = match outcome {
+                Ok(value) => value.to_string(),
+                Err(err) => serde_json::json!({ "error": err }).to_string(),
+            };
+            conversation.push(Message::tool_result(call, content));
+        }
+        step_number += 1;
+    }
+}
+
+/// Streams one step's text to the client. `Ok(None)`: the client went away.
+async fn read_step<S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
+    mut bytes: S,
+    mut step: Step,
+    sink: &mut impl Sink,
+) -> Result<Option<(Step, Usage)>, String> {
+    let mut decoder = StreamDecoder::new();
+    let mut events = Vec::new();
+    while let Some(chunk) = bytes.next().await {
+        let chunk = chunk.map_err(|err| format!("the model's stream failed: {err}"))?;
+        decoder
+            .feed(&chunk, &mut events)
+            .map_err(|err| err.to_string())?;
+        let mut out = String::new();
+        for event in events.drain(..) {
+            if let Some(text) = step.on_event(event) {
+                out.push_str(&sse::delta(&text));
+            }
+        }
+        if !out.is_empty() && !sink.send(out) {
+            return Ok(None);
+        }
+        if decoder.is_done() {
+            break;
         }
     }
+    decoder.finish().map_err(|err| err.to_string())?;
+    let usage = step.usage;
+    Ok(Some((step, usage)))
+}
 
-    /// The `error` frame for a model stream that went wrong.
-    pub fn fail(&self, err: &StreamError) -> String {
-        sse::error("model_error", &err.to_string())
+fn fail(sink: &mut impl Sink, code: &'static str, message: &str) -> Outcome {
+    sink.send(sse::error(code, message));
+    Outcome::Failed { code }
+}
+
+/// Checks a call and runs it within its time limit. Every failure is a message for the model.
+async fn run_tool<B: Backend>(
+    backend: &B,
+    agent: &'static AgentSpec,
+    call: &AssembledCall,
+) -> Result<Value, String> {
+    let name = &call.call.name;
+    let Some(tool) = agent.tool(name) else {
+        let known: Vec<&str> = agent.tools.iter().map(|t| t.name).collect();
+        return Err(format!(
+            "there is no tool named `{name}`; the tools are: {}",
+            known.join(", ")
+        ));
+    };
+    if let Some(err) = &call.invalid_arguments {
+        return Err(err.clone());
     }
-
-    /// The messages to store (the user's message and the full answer) and the `done` frame.
-    pub fn finish(self) -> (Vec<Message>, String) {
-        let done = sse::done(&Done {
-            model: &self.model,
-            steps: self.steps,
-            usage: self.usage,
-        });
-        let messages = vec![
-            Message::new(Role::User, self.user_message),
-            Message::new(Role::Assistant, self.answer),
-        ];
-        (messages, done)
+    let schema: Value = serde_json::from_str(tool.parameters).unwrap_or(Value::Null);
+    tools::args::validate(&schema, &call.call.arguments)
+        .map_err(|errors| tools::args::describe(&errors))?;
+    let timeout = match tool.kind {
+        ToolKind::Http(http) => http.timeout_ms,
+        _ => DEFAULT_TOOL_TIMEOUT_MS,
+    };
+    let run = std::pin::pin!(backend.run_tool(tool, call.call.arguments.clone()));
+    let sleep = std::pin::pin!(backend.sleep(timeout));
+    match futures_util::future::select(run, sleep).await {
+        futures_util::future::Either::Left((result, _)) => result,
+        futures_util::future::Either::Right(((), _)) => {
+            Err(format!("the tool `{name}` timed out after {timeout} ms"))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::{Builtin, ToolKind};
+    use serde_json::json;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    const WEATHER: ToolSpec = ToolSpec {
+        name: "get_weather",
+        description: "Weather in a city",
+        parameters: r#"{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}"#,
+        kind: ToolKind::Builtin(Builtin::Clock),
+    };
+    static TOOLS: [ToolSpec; 1] = [WEATHER];
+    static AGENT: AgentSpec = AgentSpec {
+        name: "weather",
+        description: "",
+        model: "@cf/test",
+        system: "Be brief.",
+        history_window: 10,
+        max_tokens: 100,
+        temperature: None,
+        max_steps: 3,
+        tools: &TOOLS,
+    };
+
+    /// A platform double: model answers are given as server-sent event text, one per call;
+    /// `get_weather` answers from the table below, or never for "Atlantis".
+    #[derive(Default)]
+    struct Fake {
+        answers: RefCell<VecDeque<String>>,
+        model_inputs: RefCell<Vec<Value>>,
+        tool_runs: RefCell<Vec<Value>>,
+    }
+
+    type Bytes = futures_util::stream::Iter<std::vec::IntoIter<Result<Vec<u8>, String>>>;
+
+    impl Backend for Fake {
+        type Bytes = Bytes;
+        async fn call_model(&self, _model: &str, inputs: &str) -> Result<Bytes, String> {
+            self.model_inputs
+                .borrow_mut()
+                .push(serde_json::from_str(inputs).unwrap());
+            let answer = self
+                .answers
+                .borrow_mut()
+                .pop_front()
+                .ok_or("no answer left")?;
+            Ok(bytes(&answer))
+        }
+        async fn run_tool(
+            &self,
+            _tool: &'static ToolSpec,
+            arguments: Value,
+        ) -> Result<Value, String> {
+            self.tool_runs.borrow_mut().push(arguments.clone());
+            match arguments["location"].as_str() {
+                Some("Atlantis") => std::future::pending().await,
+                Some("Nowhere") => Err("no such place".into()),
+                Some(city) => Ok(json!({ "city": city, "temp_c": 21 })),
+                None => unreachable!("arguments are checked first"),
+            }
+        }
+        async fn sleep(&self, _ms: u32) {
+            // Time passes at once: only a tool that never answers loses the race.
+            for _ in 0..100 {
+                yield_now().await;
+            }
+        }
+        fn log(&self, _line: &str) {}
+    }
+
+    /// Gives other futures a turn, waking itself so the executor polls again.
+    async fn yield_now() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn bytes(sse: &str) -> Bytes {
+        // Cut the stream into small pieces, as a network would.
+        let chunks: Vec<Result<Vec<u8>, String>> =
+            sse.as_bytes().chunks(7).map(|c| Ok(c.to_vec())).collect();
+        futures_util::stream::iter(chunks)
+    }
+
+    fn text(text: &str) -> String {
+        format!("data: {}\n\ndata: [DONE]\n\n", json!({ "response": text }))
+    }
+
+    fn calls(cities: &[&str]) -> String {
+        let calls: Vec<Value> = cities
+            .iter()
+            .map(|c| json!({"name": "get_weather", "arguments": {"location": c}}))
+            .collect();
+        format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            json!({ "response": "", "tool_calls": calls })
+        )
+    }
+
+    /// Runs a turn for "Weather?" over the given model answers.
+    fn turn(fake: &Fake, answers: &[String]) -> (Outcome, Vec<(String, Value)>) {
+        fake.answers.borrow_mut().extend(answers.iter().cloned());
+        let input = TurnInput {
+            agent: &AGENT,
+            system: "Be brief.",
+            history: vec![],
+            user_message: "Weather?".into(),
+        };
+        let first = futures_executor::block_on(fake.call_model(AGENT.model, &input.first_inputs()))
+            .unwrap();
+        let mut frames = Vec::new();
+        let mut sink = |frame: String| {
+            frames.push(frame);
+            true
+        };
+        let outcome = futures_executor::block_on(run(fake, input, first, &mut sink));
+        // The platform sends `done` once the messages are stored.
+        if let Outcome::Completed { done, .. } = &outcome {
+            frames.push(done.clone());
+        }
+        let events = frames
+            .concat()
+            .split("\n\n")
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let (name, data) = f.split_once("\ndata: ").unwrap();
+                (
+                    name.trim_start_matches("event: ").to_owned(),
+                    serde_json::from_str(data).unwrap(),
+                )
+            })
+            .collect();
+        (outcome, events)
+    }
+
+    fn names(events: &[(String, Value)]) -> Vec<&str> {
+        events.iter().map(|(n, _)| n.as_str()).collect()
+    }
 
     #[test]
-    fn a_turn_streams_deltas_then_stores_both_messages() {
-        let mut turn = Turn::new("@cf/m", "Count to 3");
-        let mut out = String::new();
-        for event in [
-            ModelEvent::Text("1, ".into()),
-            ModelEvent::Text("2, 3".into()),
-            ModelEvent::Usage(Usage {
-                prompt_tokens: 9,
-                completion_tokens: 4,
-            }),
-            ModelEvent::Done,
-        ] {
-            turn.on_model_event(event, &mut out);
-        }
+    fn a_two_step_tool_turn() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(&fake, &[calls(&["Paris"]), text("Sunny, 21°C.")]);
         assert_eq!(
-            out,
-            "event: delta\ndata: {\"text\":\"1, \"}\n\nevent: delta\ndata: {\"text\":\"2, 3\"}\n\n"
+            names(&events),
+            ["tool_call", "tool_result", "delta", "done"]
         );
-        let (messages, done) = turn.finish();
         assert_eq!(
-            messages,
-            vec![
-                Message::new(Role::User, "Count to 3"),
-                Message::new(Role::Assistant, "1, 2, 3"),
+            events[0].1,
+            json!({"id": "call_1_0", "name": "get_weather", "arguments": {"location": "Paris"}})
+        );
+        assert_eq!(
+            events[1].1["result"],
+            json!({"city": "Paris", "temp_c": 21})
+        );
+        assert_eq!(events[3].1["steps"], 2);
+        let Outcome::Completed { messages, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
+        // The second model call carries the call and its result.
+        let second = &fake.model_inputs.borrow()[1]["messages"];
+        assert_eq!(
+            second[2]["tool_calls"][0]["function"]["arguments"],
+            r#"{"location":"Paris"}"#
+        );
+        assert_eq!(second[3]["role"], "tool");
+        assert_eq!(second[3]["tool_call_id"], "call_1_0");
+        assert_eq!(second[3]["content"], r#"{"city":"Paris","temp_c":21}"#);
+    }
+
+    #[test]
+    fn parallel_calls_all_run_and_answer_in_order() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(&fake, &[calls(&["Oslo", "Nowhere", "Rome"]), text("Done.")]);
+        assert_eq!(
+            names(&events),
+            [
+                "tool_call",
+                "tool_call",
+                "tool_call",
+                "tool_result",
+                "tool_result",
+                "tool_result",
+                "delta",
+                "done"
             ]
         );
-        assert!(done.contains("\"prompt_tokens\":9"));
+        assert_eq!(fake.tool_runs.borrow().len(), 3);
+        let oks: Vec<&Value> = events[3..6].iter().map(|(_, d)| &d["ok"]).collect();
+        assert_eq!(oks, [true, false, true]);
+        assert_eq!(events[4].1["error"], "no such place");
+        assert!(matches!(outcome, Outcome::Completed { .. }));
+    }
+
+    #[test]
+    fn bad_arguments_go_back_to_the_model_and_the_tool_does_not_run() {
+        let fake = Fake::default();
+        let bad = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            json!({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]})
+        );
+        let (_, events) = turn(&fake, &[bad, text("Which city?")]);
+        assert_eq!(events[1].1["ok"], false);
+        let error = events[1].1["error"].as_str().unwrap();
+        assert!(error.contains("location"), "{error}");
+        assert!(fake.tool_runs.borrow().is_empty());
+        let second = &fake.model_inputs.borrow()[1]["messages"];
+        assert!(second[3]["content"].as_str().unwrap().contains("location"));
+    }
+
+    #[test]
+    fn a_tool_that_never_answers_times_out() {
+        let fake = Fake::default();
+        let (_, events) = turn(&fake, &[calls(&["Atlantis"]), text("Sorry.")]);
+        assert_eq!(
+            names(&events),
+            ["tool_call", "tool_result", "delta", "done"]
+        );
+        assert!(events[1].1["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 10000 ms"));
+    }
+
+    #[test]
+    fn exceeding_max_steps_fails_the_turn() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(&fake, &[calls(&["A"]), calls(&["B"]), calls(&["C"])]);
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "max_steps_exceeded"
+            }
+        );
+        assert_eq!(names(&events).last(), Some(&"error"));
+        assert_eq!(fake.model_inputs.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_truncated_stream_fails_the_turn() {
+        let fake = Fake::default();
+        let cut = format!("data: {}\n\n", json!({"response": "It is"}));
+        let (outcome, events) = turn(&fake, &[cut]);
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "model_error"
+            }
+        );
+        assert_eq!(names(&events), ["delta", "error"]);
+    }
+
+    #[test]
+    fn unknown_tools_are_reported_to_the_model() {
+        let fake = Fake::default();
+        let call = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            json!({"tool_calls": [{"name": "launch", "arguments": {}}]})
+        );
+        let (_, events) = turn(&fake, &[call, text("I cannot.")]);
+        assert!(events[1].1["error"]
+            .as_str()
+            .unwrap()
+            .contains("no tool named `launch`"));
     }
 }

@@ -22,14 +22,27 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the agents of `agents/` into `target/e2e/`, once per test process, and returns the
-/// directory with the compiled Worker.
+pub mod fixture;
+
+/// Builds the example agents of `agents/` together with the test agents of `tests/agents/`
+/// into one Worker under `target/e2e/`, once per test process, and returns the directory with
+/// the compiled Worker.
 pub fn worker_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = repo_root();
         let out = root.join("target/e2e");
+        let agents = out.join("agents");
+        let _ = std::fs::remove_dir_all(&agents);
+        std::fs::create_dir_all(&agents).expect("create target/e2e/agents");
+        for dir in [root.join("agents"), root.join("tests/agents")] {
+            for file in agentc::project::agent_files(&dir).expect("list agent files") {
+                let name = file.file_name().expect("file name");
+                std::fs::copy(&file, agents.join(name)).expect("copy agent file");
+            }
+        }
         let opts = BuildOptions {
+            agents_dir: agents,
             crate_dir: out.join("worker"),
             wrangler_toml: out.join("wrangler.toml"),
             ..BuildOptions::for_root(&root)
@@ -56,6 +69,8 @@ pub fn free_addr() -> SocketAddr {
 /// The compiled Worker on workerd, with localai behind its AI binding.
 pub struct Stack {
     pub localai: localai::Server,
+    /// Receives the Worker's outbound requests.
+    pub fixture: fixture::Fixture,
     workerd: Option<Service>,
     cfg: RuntimeConfig,
     config_path: PathBuf,
@@ -75,16 +90,19 @@ impl Stack {
         let localai = localai::spawn(localai::Engine::scripted(script))
             .await
             .expect("localai starts");
+        let fixture = fixture::Fixture::start().await;
         let state = tempfile::tempdir().expect("temp dir");
         let cfg = RuntimeConfig {
             worker_dir,
             state_dir: state.path().join("do"),
             listen: free_addr(),
             localai: localai.address(),
+            outbound: Some(fixture.addr),
         };
         let config_path = state.path().join("workerd.capnp");
         let mut stack = Stack {
             localai,
+            fixture,
             workerd: None,
             base: format!("http://{}", cfg.listen),
             cfg,

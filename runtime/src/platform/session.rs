@@ -4,26 +4,27 @@
 //! time: a Durable Object interleaves requests while one awaits the model, so the object holds
 //! an async lock from the moment a turn reads history until it has stored its messages.
 
-use super::ai;
+use super::backend::{self, WorkerBackend};
 use super::http::error_response;
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
-use crate::history::{self, Message, Role};
-use crate::model::{self, StreamDecoder, StreamError};
+use crate::history::{self, Message, Role, ToolCall};
 use crate::sse;
-use crate::turn::Turn;
-use futures_util::lock::{Mutex, OwnedMutexGuard};
+use crate::tools::template;
+use crate::turn::{self, Backend, Outcome, TurnInput};
+use futures_util::lock::Mutex;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
-use worker::{
-    ByteStream, Env, Headers, Method, Request, Response, SqlStorage, SqlStorageValue, State,
-};
+use worker::{Env, Headers, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS messages (
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     role TEXT NOT NULL,
     content TEXT NOT NULL,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    name TEXT,
     created_at INTEGER NOT NULL
 )";
 
@@ -39,6 +40,9 @@ pub struct SessionObject {
 struct StoredMessage {
     role: String,
     content: String,
+    tool_calls: Option<String>,
+    tool_call_id: Option<String>,
+    name: Option<String>,
 }
 
 impl SessionObject {
@@ -84,30 +88,59 @@ impl SessionObject {
         }
     }
 
-    /// Runs one turn: reads the window, calls the model, streams its answer and stores the
-    /// exchange once the model has finished.
+    /// Runs one turn: reads the window, starts the model, and streams the turn while a task
+    /// runs it to the end and stores its messages. A model that fails before streaming is
+    /// answered with a JSON error.
     async fn turn(&self, agent: &'static AgentSpec, body: &[u8]) -> Result<Response, ApiError> {
         let chat = api::parse_chat_request(body)?;
         let guard = self.turn_lock.clone().lock_owned().await;
         let transcript = self.load_window(agent.history_window)?;
-        let window = history::window(&transcript, agent.history_window as usize);
-        let input = model::build_input(agent, window, &chat.message);
-        let input =
-            serde_json::to_string(&input).map_err(|err| ApiError::internal(err.to_string()))?;
-        let stream = ai::run_streaming(&self.env, agent.model, &input)
+        let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        let context = serde_json::json!({
+            "now": backend::now(),
+            "agent": { "name": agent.name, "description": agent.description, "model": agent.model },
+            "session": { "id": chat.session_id },
+        });
+        let system = template::render(agent.system, &context).map_err(|err| {
+            ApiError::internal(format!("rendering the system prompt failed: {err}"))
+        })?;
+        let backend = WorkerBackend {
+            env: self.env.clone(),
+        };
+        let input = TurnInput {
+            agent,
+            system: &system,
+            history,
+            user_message: chat.message,
+        };
+        let first = backend
+            .call_model(agent.model, &input.first_inputs())
             .await
             .map_err(|err| ApiError::model_failed(format!("{}: {err}", agent.model)))?;
-        let state = StreamState {
-            source: stream,
-            decoder: StreamDecoder::new(),
-            turn: Some(Turn::new(agent.model, chat.message)),
-            sql: self.sql.clone(),
-            _guard: guard,
-        };
-        let body = futures_util::stream::unfold(state, |mut state| async move {
-            let chunk = state.next_chunk().await?;
-            Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), state))
+        let history = input.history;
+        let user_message = input.user_message;
+        let (frames, body) = futures_channel::mpsc::unbounded::<String>();
+        let sql = self.sql.clone();
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            // Held until the turn's messages are stored, so the next turn sees them.
+            let _guard = guard;
+            let input = TurnInput {
+                agent,
+                system: &system,
+                history,
+                user_message,
+            };
+            let mut sink = |frame: String| frames.unbounded_send(frame).is_ok();
+            if let Outcome::Completed { messages, done } =
+                turn::run(&backend, input, first, &mut sink).await
+            {
+                match store(&sql, &messages) {
+                    Ok(()) => sink(done),
+                    Err(err) => sink(sse::error("storage_error", &err.message)),
+                };
+            }
         });
+        let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
         let headers = Headers::new();
         let set = |k: &str, v: &str| {
             headers
@@ -126,7 +159,7 @@ impl SessionObject {
         let rows: Vec<StoredMessage> = self
             .sql
             .exec(
-                "SELECT role, content FROM (SELECT seq, role, content FROM messages ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                "SELECT * FROM (SELECT * FROM transcript ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                 vec![SqlStorageValue::from(i64::from(window))],
             )
             .and_then(|cursor| cursor.to_array())
@@ -137,7 +170,7 @@ impl SessionObject {
     fn history(&self, session_id: String) -> Result<Response, ApiError> {
         let rows: Vec<StoredMessage> = self
             .sql
-            .exec("SELECT role, content FROM messages ORDER BY seq", None)
+            .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
         let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
@@ -146,7 +179,7 @@ impl SessionObject {
 
     fn forget(&self) -> Result<Response, ApiError> {
         self.sql
-            .exec("DELETE FROM messages", None)
+            .exec("DELETE FROM transcript", None)
             .map_err(storage_error)?;
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
@@ -156,7 +189,18 @@ impl SessionObject {
 
 fn to_messages(rows: Vec<StoredMessage>) -> Vec<Message> {
     rows.into_iter()
-        .filter_map(|row| Some(Message::new(Role::parse(&row.role)?, row.content)))
+        .filter_map(|row| {
+            let tool_calls: Vec<ToolCall> = row
+                .tool_calls
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default();
+            Some(Message {
+                tool_calls,
+                tool_call_id: row.tool_call_id,
+                name: row.name,
+                ..Message::new(Role::parse(&row.role)?, row.content)
+            })
+        })
         .collect()
 }
 
@@ -174,67 +218,26 @@ fn json_response(body: &str) -> Result<Response, ApiError> {
         .with_headers(headers))
 }
 
-/// A turn in flight: the model's byte stream on one side, the client's SSE frames on the other.
-struct StreamState {
-    source: ByteStream,
-    decoder: StreamDecoder,
-    /// `None` once the turn has ended (stored or failed): the stream then ends.
-    turn: Option<Turn>,
-    sql: SqlStorage,
-    /// Held until the turn ends, so the session's next turn sees this one's messages.
-    _guard: OwnedMutexGuard<()>,
-}
-
-impl StreamState {
-    /// The next frames for the client, or `None` when the turn is over.
-    async fn next_chunk(&mut self) -> Option<String> {
-        let mut events = Vec::new();
-        loop {
-            let turn = self.turn.as_mut()?;
-            let mut out = String::new();
-            let result = match self.source.next().await {
-                Some(Ok(bytes)) => self.decoder.feed(&bytes, &mut events),
-                Some(Err(err)) => Err(StreamError::Malformed(err.to_string())),
-                None => self.decoder.finish(),
-            };
-            for event in events.drain(..) {
-                turn.on_model_event(event, &mut out);
-            }
-            if let Err(err) = result {
-                out.push_str(&turn.fail(&err));
-                self.turn = None;
-                return Some(out);
-            }
-            if self.decoder.is_done() {
-                let turn = self.turn.take()?;
-                let (messages, done) = turn.finish();
-                match store(&self.sql, &messages) {
-                    Ok(()) => out.push_str(&done),
-                    Err(err) => out.push_str(&sse::error("storage_error", &err.message)),
-                }
-                return Some(out);
-            }
-            if !out.is_empty() {
-                return Some(out);
-            }
-        }
-    }
-}
-
-/// Appends a turn's messages in one statement, so they are stored together or not at all.
+/// Appends a turn's messages. The inserts run with no `await` between them, so the Durable
+/// Object commits them together or not at all.
 fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
-    if messages.is_empty() {
-        return Ok(());
-    }
     let now = worker::Date::now().as_millis() as i64;
-    let mut statement = String::from("INSERT INTO messages (role, content, created_at) VALUES ");
-    let mut values = Vec::with_capacity(messages.len() * 3);
-    for (i, message) in messages.iter().enumerate() {
-        statement.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
-        values.push(SqlStorageValue::from(message.role.as_str()));
-        values.push(SqlStorageValue::from(message.content.as_str()));
-        values.push(SqlStorageValue::from(now));
+    for message in messages {
+        let tool_calls = (!message.tool_calls.is_empty())
+            .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
+        let values = vec![
+            SqlStorageValue::from(message.role.as_str()),
+            SqlStorageValue::from(message.content.as_str()),
+            SqlStorageValue::from(tool_calls),
+            SqlStorageValue::from(message.tool_call_id.clone()),
+            SqlStorageValue::from(message.name.clone()),
+            SqlStorageValue::from(now),
+        ];
+        sql.exec(
+            "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        .map_err(storage_error)?;
     }
-    sql.exec(&statement, values).map_err(storage_error)?;
     Ok(())
 }

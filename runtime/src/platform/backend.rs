@@ -1,0 +1,94 @@
+//! The turn's [`Backend`] on Workers: the AI binding, tools, timers and the log.
+
+use super::{ai, fetch_tool};
+use crate::agent::{Builtin, ToolKind, ToolSpec};
+use crate::tools::builtin;
+use crate::turn::Backend;
+use futures_util::stream::{Stream, StreamExt};
+use serde_json::{json, Value};
+use std::pin::Pin;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{Array, Date, Function, Object, Reflect};
+use worker::Env;
+
+/// The platform side of a turn.
+pub struct WorkerBackend {
+    pub env: Env,
+}
+
+/// A model's byte stream.
+pub type ModelBytes = Pin<Box<dyn Stream<Item = Result<Vec<u8>, String>>>>;
+
+impl Backend for WorkerBackend {
+    type Bytes = ModelBytes;
+
+    async fn call_model(&self, model: &str, inputs: &str) -> Result<ModelBytes, String> {
+        let stream = ai::run_streaming(&self.env, model, inputs).await?;
+        Ok(Box::pin(
+            stream.map(|chunk| chunk.map_err(|err| err.to_string())),
+        ))
+    }
+
+    async fn run_tool(&self, tool: &'static ToolSpec, arguments: Value) -> Result<Value, String> {
+        match tool.kind {
+            ToolKind::Builtin(Builtin::Calculator) => builtin::calculate(&arguments),
+            ToolKind::Builtin(Builtin::Clock) => clock(&arguments),
+            ToolKind::Http(spec) => fetch_tool::run(&self.env, &spec, &arguments).await,
+            ToolKind::Rust(function) => (function.0)(arguments).await,
+        }
+    }
+
+    async fn sleep(&self, ms: u32) {
+        worker::Delay::from(std::time::Duration::from_millis(u64::from(ms))).await;
+    }
+
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+}
+
+/// The current time as RFC 3339 UTC.
+pub fn now() -> String {
+    builtin::rfc3339(Date::now())
+}
+
+/// The `clock` tool: UTC always, and the local time of an IANA zone when one is asked for,
+/// formatted by the platform's own time zone database (`Intl.DateTimeFormat`).
+fn clock(arguments: &Value) -> Result<Value, String> {
+    let now_ms = Date::now();
+    let mut result = json!({ "utc": builtin::rfc3339(now_ms), "unix_ms": now_ms as i64 });
+    if let Some(zone) = arguments["timezone"].as_str() {
+        let options = Object::new();
+        let set = |key: &str, value: &str| {
+            let _ = Reflect::set(&options, &key.into(), &value.into());
+        };
+        set("timeZone", zone);
+        for key in ["year", "month", "day", "hour", "minute", "second"] {
+            set(key, "2-digit");
+        }
+        set("year", "numeric");
+        set("hourCycle", "h23");
+        set("timeZoneName", "short");
+        let unknown = |_| format!("unknown time zone `{zone}`");
+        // `new Intl.DateTimeFormat(..)` throws a RangeError for an unknown zone; constructing
+        // through Reflect turns that into an `Err` instead of an exception through wasm.
+        let intl = Reflect::get(&worker::js_sys::global(), &"Intl".into()).map_err(unknown)?;
+        let constructor: Function = Reflect::get(&intl, &"DateTimeFormat".into())
+            .map_err(unknown)?
+            .dyn_into()
+            .map_err(|_| "Intl.DateTimeFormat is missing".to_string())?;
+        let locales = Array::of1(&JsValue::from_str("sv-SE"));
+        let format =
+            Reflect::construct(&constructor, &Array::of2(&locales, &options)).map_err(unknown)?;
+        let formatter: Function = Reflect::get(&format, &"format".into())
+            .map_err(unknown)?
+            .dyn_into()
+            .map_err(|_| "Intl.DateTimeFormat has no format method".to_string())?;
+        let local = formatter
+            .call1(&format, &Date::new(&JsValue::from_f64(now_ms)))
+            .map_err(unknown)?;
+        result["timezone"] = json!(zone);
+        result["local"] = json!(local.as_string().unwrap_or_default());
+    }
+    Ok(result)
+}

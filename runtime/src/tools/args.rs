@@ -1,0 +1,554 @@
+//! Checking a tool call's arguments against the tool's JSON Schema before the tool runs, so that a
+//! model's mistake comes back to it as a precise error instead of reaching the tool.
+//!
+//! The checked keywords are the subset tool schemas use: `type` (one name or a list; `integer`
+//! accepts a float with no fraction), `enum`, `const`, `properties`, `required`,
+//! `additionalProperties` (`false` or a schema), `items` (a schema for every item, or a list for
+//! the leading ones), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (numbers, or
+//! the booleans of draft 4), `minLength`/`maxLength` (in characters), `minItems`/`maxItems`,
+//! `allOf`, `anyOf` (at least one branch matches) and `oneOf` (exactly one does). `true` and
+//! `false` are schemas that accept everything and nothing. Other keywords, `$ref` among them, are
+//! ignored.
+//!
+//! `pattern` is ignored too: a regex engine, even `regex-lite`, would add about 64 KB (25 KB
+//! gzipped) to every Worker, more than a tenth of its size, for a keyword tools rarely need.
+
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// One way the arguments do not match the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    /// A JSON pointer to the value, such as `/items/0/name`; empty for the arguments as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "arguments: {}", self.message)
+        } else {
+            write!(f, "`{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Checks `value` against `schema`, returning every error found.
+///
+/// The order is stable: depth first; at each value `type`, `enum` and `const`, then the keywords
+/// of its kind (for an object: missing `required` properties, `properties`, then additional
+/// properties, each in `serde_json::Map` order), then `allOf`, `anyOf` and `oneOf`.
+pub fn validate(schema: &Value, value: &Value) -> Result<(), Vec<ArgError>> {
+    let mut errors = Vec::new();
+    check(schema, value, &mut String::new(), &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Joins errors into one message for the model, such as
+/// "invalid arguments: `/location`: expected string, found number".
+pub fn describe(errors: &[ArgError]) -> String {
+    let errors: Vec<String> = errors.iter().map(ArgError::to_string).collect();
+    format!("invalid arguments: {}", errors.join("; "))
+}
+
+/// Checks one value; `path` is its JSON pointer, extended and restored around children.
+fn check(schema: &Value, value: &Value, path: &mut String, errors: &mut Vec<ArgError>) {
+    let schema = match schema {
+        Value::Bool(true) => return,
+        Value::Bool(false) => return push(errors, path, "no value is allowed here".to_string()),
+        Value::Object(schema) => schema,
+        _ => return,
+    };
+    if let Some(types) = schema.get("type") {
+        if let Err(message) = check_type(types, value) {
+            // The other keywords would only repeat the mismatch.
+            return push(errors, path, message);
+        }
+    }
+    if let Some(Value::Array(options)) = schema.get("enum") {
+        if !options.iter().any(|option| json_eq(option, value)) {
+            let list: Vec<String> = options.iter().map(show).collect();
+            let message = format!("expected one of {}, found {}", list.join(", "), show(value));
+            push(errors, path, message);
+        }
+    }
+    if let Some(expected) = schema.get("const") {
+        if !json_eq(expected, value) {
+            let message = format!("expected {}, found {}", show(expected), show(value));
+            push(errors, path, message);
+        }
+    }
+    match value {
+        Value::Number(n) => check_number(schema, n, path, errors),
+        Value::String(s) => {
+            let bounds = ["minLength", "maxLength"];
+            check_count(
+                schema,
+                bounds,
+                (s.chars().count(), "character"),
+                path,
+                errors,
+            )
+        }
+        Value::Array(items) => check_array(schema, items, path, errors),
+        Value::Object(object) => check_object(schema, object, path, errors),
+        _ => {}
+    }
+    check_combinators(schema, value, path, errors);
+}
+
+fn check_type(types: &Value, value: &Value) -> Result<(), String> {
+    let names: Vec<&str> = match types {
+        Value::String(name) => vec![name],
+        Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(()),
+    };
+    if names.iter().any(|name| has_type(value, name)) {
+        return Ok(());
+    }
+    let found = match value {
+        Value::Number(n) if names.contains(&"integer") => format!("number {n}"),
+        _ => kind(value).to_string(),
+    };
+    Err(format!("expected {}, found {found}", names.join(" or ")))
+}
+
+fn has_type(value: &Value, name: &str) -> bool {
+    match name {
+        "integer" => value
+            .as_f64()
+            .is_some_and(|n| value.is_i64() || value.is_u64() || n.fract() == 0.0),
+        "number" => value.is_number(),
+        _ => kind(value) == name,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn check_number(schema: &Map<String, Value>, n: &Number, path: &str, errors: &mut Vec<ArgError>) {
+    let Some(x) = n.as_f64() else { return };
+    // Draft 4 spells an exclusive bound as `"exclusiveMinimum": true` next to `minimum`.
+    let strict = |key: &str| schema.get(key) == Some(&Value::Bool(true));
+    let bounds = [
+        ("minimum", true, strict("exclusiveMinimum")),
+        ("maximum", false, strict("exclusiveMaximum")),
+        ("exclusiveMinimum", true, true),
+        ("exclusiveMaximum", false, true),
+    ];
+    for (key, lower, strict) in bounds {
+        let Some(bound) = schema.get(key).filter(|b| b.is_number()) else {
+            continue;
+        };
+        let limit = bound.as_f64().unwrap_or(f64::NAN);
+        let (ok, relation) = match (lower, strict) {
+            (true, false) => (x >= limit, "at least"),
+            (true, true) => (x > limit, "greater than"),
+            (false, false) => (x <= limit, "at most"),
+            (false, true) => (x < limit, "less than"),
+        };
+        if !ok {
+            let message = format!("must be {relation} {bound}, found {n}");
+            push(errors, path, message);
+        }
+    }
+}
+
+/// Checks a count (of characters or items) against the `min` and `max` keywords.
+fn check_count(
+    schema: &Map<String, Value>,
+    [min, max]: [&str; 2],
+    (count, unit): (usize, &str),
+    path: &str,
+    errors: &mut Vec<ArgError>,
+) {
+    let count = count as u64;
+    let limit = |key| schema.get(key).and_then(Value::as_u64);
+    if let Some(min) = limit(min).filter(|min| count < *min) {
+        let message = format!("must have at least {}, found {count}", plural(min, unit));
+        push(errors, path, message);
+    }
+    if let Some(max) = limit(max).filter(|max| count > *max) {
+        let message = format!("must have at most {}, found {count}", plural(max, unit));
+        push(errors, path, message);
+    }
+}
+
+fn check_array(
+    schema: &Map<String, Value>,
+    items: &[Value],
+    path: &mut String,
+    errors: &mut Vec<ArgError>,
+) {
+    let bounds = ["minItems", "maxItems"];
+    check_count(schema, bounds, (items.len(), "item"), path, errors);
+    for (i, item) in items.iter().enumerate() {
+        let item_schema = match schema.get("items") {
+            Some(Value::Array(tuple)) => tuple.get(i),
+            other => other,
+        };
+        if let Some(item_schema) = item_schema {
+            descend(path, &i.to_string(), |path| {
+                check(item_schema, item, path, errors)
+            });
+        }
+    }
+}
+
+fn check_object(
+    schema: &Map<String, Value>,
+    object: &Map<String, Value>,
+    path: &mut String,
+    errors: &mut Vec<ArgError>,
+) {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    if let Some(Value::Array(required)) = schema.get("required") {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !object.contains_key(name) {
+                descend(path, name, |path| {
+                    push(errors, path, "missing required property".to_string())
+                });
+            }
+        }
+    }
+    for (name, property_schema) in properties.into_iter().flatten() {
+        if let Some(property) = object.get(name) {
+            descend(path, name, |path| {
+                check(property_schema, property, path, errors)
+            });
+        }
+    }
+    let additional = schema.get("additionalProperties");
+    if matches!(additional, None | Some(Value::Bool(true))) {
+        return;
+    }
+    let known: Vec<&str> = properties
+        .map(|properties| properties.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for (name, property) in object {
+        if known.contains(&name.as_str()) {
+            continue;
+        }
+        descend(path, name, |path| match additional {
+            Some(Value::Bool(false)) if known.is_empty() => push(
+                errors,
+                path,
+                "unexpected property; this tool takes none".to_string(),
+            ),
+            Some(Value::Bool(false)) => {
+                let message = format!(
+                    "unexpected property; the known ones are {}",
+                    known.join(", ")
+                );
+                push(errors, path, message)
+            }
+            Some(additional) => check(additional, property, path, errors),
+            None => {}
+        });
+    }
+}
+
+fn check_combinators(
+    schema: &Map<String, Value>,
+    value: &Value,
+    path: &mut String,
+    errors: &mut Vec<ArgError>,
+) {
+    if let Some(Value::Array(branches)) = schema.get("allOf") {
+        for branch in branches {
+            check(branch, value, path, errors);
+        }
+    }
+    for (keyword, exactly_one) in [("anyOf", false), ("oneOf", true)] {
+        let Some(Value::Array(branches)) = schema.get(keyword) else {
+            continue;
+        };
+        let mut failures = Vec::new();
+        let mut matched = Vec::new();
+        for (i, branch) in branches.iter().enumerate() {
+            let mut branch_errors = Vec::new();
+            check(branch, value, path, &mut branch_errors);
+            if branch_errors.is_empty() {
+                matched.push((i + 1).to_string());
+            } else {
+                // Errors about the value itself need no path: the message already has it.
+                let reasons: Vec<String> = branch_errors
+                    .iter()
+                    .map(|e| {
+                        if e.path == *path {
+                            e.message.clone()
+                        } else {
+                            e.to_string()
+                        }
+                    })
+                    .collect();
+                failures.push(format!("{}: {}", i + 1, reasons.join(", ")));
+            }
+        }
+        if matched.is_empty() {
+            let message = format!(
+                "matches none of the {} alternatives of `{keyword}` ({})",
+                branches.len(),
+                failures.join("; ")
+            );
+            push(errors, path, message);
+        } else if exactly_one && matched.len() > 1 {
+            let message = format!(
+                "matches alternatives {} of `oneOf`, but must match exactly one",
+                matched.join(" and ")
+            );
+            push(errors, path, message);
+        }
+    }
+}
+
+fn push(errors: &mut Vec<ArgError>, path: &str, message: String) {
+    errors.push(ArgError {
+        path: path.to_string(),
+        message,
+    });
+}
+
+/// Runs `f` with `path` extended by one JSON pointer segment, escaping `~` and `/`.
+fn descend(path: &mut String, segment: &str, f: impl FnOnce(&mut String)) {
+    let len = path.len();
+    path.push('/');
+    path.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+    f(path);
+    path.truncate(len);
+}
+
+/// JSON equality in which numbers are equal by value, so that `1` equals `1.0`.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, x)| y.get(key).is_some_and(|y| json_eq(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
+/// "1 item", "2 items".
+fn plural(n: u64, word: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {word}{s}")
+}
+
+/// A value as JSON for a message, cut short if long.
+fn show(value: &Value) -> String {
+    const MAX: usize = 60;
+    let text = value.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(schema: &Value, value: &Value) -> Vec<String> {
+        match validate(schema, value) {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.iter().map(ArgError::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn schemas() {
+        let weather = json!({
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "City", "minLength": 1},
+                "units": {"enum": ["celsius", "fahrenheit"]}
+            },
+            "required": ["location"],
+            "additionalProperties": false
+        });
+        let cases: Vec<(Value, Value, &[&str])> = vec![
+            // Types.
+            (json!({"type": "string"}), json!("x"), &[]),
+            (json!({"type": "string"}), json!(1), &["arguments: expected string, found number"]),
+            (json!({"type": "number"}), json!(1.5), &[]),
+            (json!({"type": "number"}), json!(-3), &[]),
+            (json!({"type": "number"}), json!("1"), &["arguments: expected number, found string"]),
+            (json!({"type": "integer"}), json!(3), &[]),
+            (json!({"type": "integer"}), json!(3.0), &[]),
+            (json!({"type": "integer"}), json!(-7.0), &[]),
+            (json!({"type": "integer"}), json!(18446744073709551615u64), &[]),
+            (json!({"type": "integer"}), json!(3.5), &["arguments: expected integer, found number 3.5"]),
+            (json!({"type": "integer"}), json!(true), &["arguments: expected integer, found boolean"]),
+            (json!({"type": "boolean"}), json!(false), &[]),
+            (json!({"type": "boolean"}), json!("true"), &["arguments: expected boolean, found string"]),
+            (json!({"type": "null"}), json!(null), &[]),
+            (json!({"type": "array"}), json!({}), &["arguments: expected array, found object"]),
+            (json!({"type": "object"}), json!([]), &["arguments: expected object, found array"]),
+            (json!({"type": ["string", "null"]}), json!(null), &[]),
+            (json!({"type": ["string", "null"]}), json!(2), &["arguments: expected string or null, found number"]),
+            (json!({"type": ["number", "integer"]}), json!(2.5), &[]),
+            (json!({"type": ["integer", "string"]}), json!(2.5), &["arguments: expected integer or string, found number 2.5"]),
+            // A type mismatch hides the other keywords.
+            (json!({"type": "string", "enum": ["a"], "minimum": 1}), json!(0), &["arguments: expected string, found number"]),
+            // Unknown keywords and non-object schemas accept anything.
+            (json!({"format": "email", "$ref": "#/x", "description": "d"}), json!(1), &[]),
+            (json!({}), json!([1, "a"]), &[]),
+            (json!(true), json!("x"), &[]),
+            (json!(false), json!("x"), &["arguments: no value is allowed here"]),
+            // enum and const, with numbers equal by value.
+            (json!({"enum": ["a", 1, null]}), json!(null), &[]),
+            (json!({"enum": [1, 2]}), json!(2.0), &[]),
+            (json!({"enum": [[1, {"a": 1}]]}), json!([1.0, {"a": 1}]), &[]),
+            (json!({"enum": ["a", "b"]}), json!("c"), &["arguments: expected one of \"a\", \"b\", found \"c\""]),
+            (json!({"const": "x"}), json!("x"), &[]),
+            (json!({"const": 5}), json!(4), &["arguments: expected 5, found 4"]),
+            (json!({"const": "x"}), json!("y".repeat(70)), &["arguments: expected \"x\", found \"yyyy"]),
+            // Numbers.
+            (json!({"minimum": 1, "maximum": 10}), json!(1), &[]),
+            (json!({"minimum": 1, "maximum": 10}), json!(10.0), &[]),
+            (json!({"minimum": 1}), json!(0.5), &["arguments: must be at least 1, found 0.5"]),
+            (json!({"maximum": 10}), json!(11), &["arguments: must be at most 10, found 11"]),
+            (json!({"exclusiveMinimum": 0}), json!(0), &["arguments: must be greater than 0, found 0"]),
+            (json!({"exclusiveMaximum": 1.5}), json!(1.5), &["arguments: must be less than 1.5, found 1.5"]),
+            (json!({"exclusiveMinimum": 0, "exclusiveMaximum": 1}), json!(0.5), &[]),
+            (json!({"minimum": 0, "exclusiveMinimum": true}), json!(0), &["arguments: must be greater than 0, found 0"]),
+            (json!({"maximum": 0, "exclusiveMaximum": true}), json!(-1), &[]),
+            (json!({"minimum": 5}), json!("3"), &[]),
+            // Strings, measured in characters.
+            (json!({"minLength": 2, "maxLength": 3}), json!("éé"), &[]),
+            (json!({"maxLength": 3}), json!("héllo"), &["arguments: must have at most 3 characters, found 5"]),
+            (json!({"minLength": 1}), json!(""), &["arguments: must have at least 1 character, found 0"]),
+            // `pattern` is not checked.
+            (json!({"pattern": "^[A-Z]{3}$"}), json!("euro"), &[]),
+            // Arrays.
+            (json!({"items": {"type": "integer"}}), json!([1, 2, 3]), &[]),
+            (json!({"items": {"type": "integer"}}), json!([1, "2", 3, null]), &["`/1`: expected integer, found string", "`/3`: expected integer, found null"]),
+            (json!({"items": [{"type": "string"}, {"type": "number"}]}), json!(["a", "b", true]), &["`/1`: expected number, found string"]),
+            (json!({"minItems": 1, "maxItems": 2}), json!([]), &["arguments: must have at least 1 item, found 0"]),
+            (json!({"maxItems": 2}), json!([1, 2, 3]), &["arguments: must have at most 2 items, found 3"]),
+            // Objects.
+            (weather.clone(), json!({"location": "Paris"}), &[]),
+            (weather.clone(), json!({"location": "Paris", "units": "celsius"}), &[]),
+            (weather.clone(), json!({"location": 42}), &["`/location`: expected string, found number"]),
+            (weather.clone(), json!({}), &["`/location`: missing required property"]),
+            (weather.clone(), json!({"location": "", "units": "kelvin", "zip": 1, "days": 3}), &[
+                "`/location`: must have at least 1 character, found 0",
+                "`/units`: expected one of \"celsius\", \"fahrenheit\", found \"kelvin\"",
+                "`/days`: unexpected property; the known ones are location, units",
+                "`/zip`: unexpected property; the known ones are location, units",
+            ]),
+            (weather.clone(), json!("Paris"), &["arguments: expected object, found string"]),
+            (json!({"type": "object", "additionalProperties": false}), json!({"a": 1}), &["`/a`: unexpected property; this tool takes none"]),
+            (json!({"properties": {"a": {}}, "additionalProperties": {"type": "string"}}), json!({"a": 1, "b": "x", "c": 2}), &["`/c`: expected string, found number"]),
+            (json!({"properties": {"a": {"type": "string"}}}), json!({"a": "x", "b": 2}), &[]),
+            (json!({"required": ["a/b", "c~d"]}), json!({}), &["`/a~1b`: missing required property", "`/c~0d`: missing required property"]),
+            (json!({"required": ["a"]}), json!({"a": null}), &[]),
+            // Nesting.
+            (
+                json!({"type": "object", "properties": {"items": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}},
+                    "required": ["name", "qty"]
+                }}}}),
+                json!({"items": [{"name": "a", "qty": 1}, {"name": 2, "qty": 0}, {}]}),
+                &[
+                    "`/items/1/name`: expected string, found number",
+                    "`/items/1/qty`: must be at least 1, found 0",
+                    "`/items/2/name`: missing required property",
+                    "`/items/2/qty`: missing required property",
+                ],
+            ),
+            // Combinators.
+            (json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}), json!(3), &[]),
+            (json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}), json!(3.5), &[
+                "arguments: matches none of the 2 alternatives of `anyOf` (1: expected string, found number; 2: expected integer, found number 3.5)",
+            ]),
+            (json!({"oneOf": [{"minimum": 0}, {"maximum": 10}]}), json!(-1), &[]),
+            (
+                json!({"anyOf": [{"required": ["id"]}, {"properties": {"name": {"type": "string"}}, "required": ["name"]}]}),
+                json!({"name": 1}),
+                &["arguments: matches none of the 2 alternatives of `anyOf` (1: `/id`: missing required property; 2: `/name`: expected string, found number)"],
+            ),
+            (json!({"oneOf": [{"minimum": 0}, {"maximum": 10}]}), json!(5), &["arguments: matches alternatives 1 and 2 of `oneOf`, but must match exactly one"]),
+            (json!({"oneOf": [{"type": "string"}, {"type": "null"}]}), json!(1), &["arguments: matches none of the 2 alternatives of `oneOf`"]),
+            (json!({"allOf": [{"minimum": 0}, {"maximum": 10}]}), json!(11), &["arguments: must be at most 10, found 11"]),
+            (
+                json!({"properties": {"when": {"anyOf": [{"type": "null"}, {"type": "string", "minLength": 3}]}}}),
+                json!({"when": "x"}),
+                &["`/when`: matches none of the 2 alternatives of `anyOf` (1: expected null, found string; 2: must have at least 3 characters, found 1)"],
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (schema, value, want) in &cases {
+            let got = errors(schema, value);
+            let matches = got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(want.iter())
+                    .all(|(got, want)| got.starts_with(want));
+            if !matches {
+                failures.push(format!(
+                    "schema {schema}, value {value}:\n  want {want:?}\n  got  {got:?}"
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn errors_have_paths_and_describe_joins_them() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["location", "days"]
+        });
+        let errors = validate(&schema, &json!({"location": 1})).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                ArgError {
+                    path: "/days".into(),
+                    message: "missing required property".into()
+                },
+                ArgError {
+                    path: "/location".into(),
+                    message: "expected string, found number".into()
+                },
+            ]
+        );
+        assert_eq!(
+            describe(&errors),
+            "invalid arguments: `/days`: missing required property; `/location`: expected string, found number"
+        );
+        assert_eq!(
+            validate(&schema, &json!({"location": "x", "days": 2})),
+            Ok(())
+        );
+    }
+}
