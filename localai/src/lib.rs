@@ -4,9 +4,17 @@
 //! its `env.AI` binding. Locally, that binding's `fetcher` points at localai,
 //! which answers the binding's internal protocol (`POST /run`), the public
 //! REST API and an OpenAI-compatible chat completions API, all backed by one
-//! [`Engine`]. Today the only engine is the scripted one, which replays
-//! canned replies deterministically so tests can assert exact output; a real
-//! model engine can be added as another [`Engine`] variant.
+//! [`Engine`]:
+//!
+//! - [`Engine::llama`] runs a real GGUF model in-process with llama.cpp (by
+//!   default Qwen2.5-Coder-0.5B-Instruct, fetched by `scripts/setup-model`
+//!   into `~/.cache/agentc/models/`). Prompts come from the model's own chat
+//!   template, tools included; tool calls are extracted leniently from the
+//!   output; tokens stream as they are generated; one request generates at a
+//!   time and a bounded queue answers the Workers AI capacity error when
+//!   full. See [`engine::llama`].
+//! - [`Engine::scripted`] replays canned replies deterministically so tests
+//!   can assert exact output.
 //!
 //! # Endpoints
 //!
@@ -19,7 +27,7 @@
 //! | `DELETE /_localai/requests` | clears the recording |
 //! | `PUT /_localai/script` | replaces the script, restarts it, clears the recording |
 //! | `POST /_localai/release` | releases held streams |
-//! | `GET /_localai/health` | `{"ok": true, "mode": "scripted"}` |
+//! | `GET /_localai/health` | `{"ok": true, "mode": "scripted"}`, or `"mode": "llama"` with the model and counters |
 //!
 //! A request asks for a stream with `"stream": true` in its inputs. A
 //! streamed Workers AI reply sends `data: {"response":"chunk"}` per chunk, a
@@ -79,6 +87,19 @@
 //! server.shutdown().await
 //! # }
 //! ```
+//!
+//! The real model, which takes about a second to load:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use localai::{Engine, LlamaOptions};
+//!
+//! let options = LlamaOptions::default_model()?; // or LlamaOptions::new("model.gguf")
+//! let server = localai::spawn(Engine::llama(options)?).await?;
+//! # server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cli;
 pub mod engine;
@@ -96,7 +117,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use engine::{Engine, EngineError, ScriptedEngine};
+pub use engine::{Engine, EngineError, LlamaEngine, LlamaOptions, LoadError, ScriptedEngine};
 pub use script::{ErrorKind, Output, Reply, Script, UsageOverride, WhenExhausted};
 pub use state::{LocalAi, NotScripted};
 pub use wire::{Endpoint, RecordedRequest, ToolCall, Usage};

@@ -127,15 +127,81 @@ fn script_and_scripted_conflict() {
 }
 
 #[test]
-fn it_refuses_to_start_without_an_engine() {
-    let output = run(localai().args(["--listen", "127.0.0.1:0"]));
+fn model_options_conflict_with_scripts() {
+    for args in [["--scripted", "--model"], ["--script", "--queue"]] {
+        let output = run(localai().args([args[0], "x", args[1], "3"]));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn a_missing_default_model_names_the_setup_script() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-agentc-cache");
+    let output = run(localai()
+        .args(["--listen", "127.0.0.1:0"])
+        .env("AGENTC_CACHE", &cache));
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
+    let model = cache
+        .join("models")
+        .join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "error: no model engine selected: pass --script FILE or --scripted \
-         (the real model engine is not built yet)\n"
+        format!(
+            "error: model file {} not found: run scripts/setup-model to fetch the default model\n",
+            model.display()
+        )
     );
+}
+
+#[test]
+fn a_corrupt_model_file_is_refused_with_what_to_run() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("corrupt-agentc-cache");
+    std::fs::create_dir_all(cache.join("models")).unwrap();
+    let default = cache
+        .join("models")
+        .join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    let cut_short = b"GGUF\x03\x00\x00\x00 cut short";
+    for (contents, reason) in [
+        (
+            &b"<html>not a model</html>"[..],
+            "it does not start like a GGUF file".to_string(),
+        ),
+        (
+            &cut_short[..],
+            format!("{} bytes instead of 491400064", cut_short.len()),
+        ),
+    ] {
+        std::fs::write(&default, contents).unwrap();
+        let output = run(localai().env("AGENTC_CACHE", &cache));
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr,
+            format!(
+                "error: model file {} is corrupt or incomplete ({reason}): \
+                 run scripts/setup-model to fetch the default model\n",
+                default.display()
+            )
+        );
+    }
+    // Any other file: the same checks, and a hint about --model.
+    let other = scratch_file("other.gguf", "GGUF but nothing else");
+    let output = run(localai().arg("--model").arg(&other));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot load model file {}: ",
+            other.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scripts/setup-model"), "{stderr}");
+    let missing = run(localai().args(["--model", "/nonexistent/model.gguf"]));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .starts_with("error: model file /nonexistent/model.gguf not found: pass --model"),);
 }
 
 #[test]

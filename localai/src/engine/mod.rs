@@ -1,9 +1,11 @@
 //! Model engines. An engine turns a recorded request into a [`Generation`]: a
 //! channel of output events that the HTTP layer frames for each endpoint.
 //!
-//! Only the scripted engine exists today; a real model engine (llama.cpp)
-//! will be another variant of [`Engine`] with its own submodule.
+//! There are two: the scripted engine ([`scripted`]) replays canned replies
+//! for exact tests, and the llama engine ([`llama`]) runs a real GGUF model
+//! in-process with llama.cpp.
 
+pub mod llama;
 pub mod scripted;
 
 use tokio::sync::mpsc;
@@ -12,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::script::Script;
 use crate::wire::{RecordedRequest, ToolCall, Usage};
 
+pub use llama::{LlamaEngine, LlamaOptions, LoadError};
 pub use scripted::ScriptedEngine;
 
 /// The model engine that answers requests.
@@ -19,6 +22,8 @@ pub use scripted::ScriptedEngine;
 pub enum Engine {
     /// Deterministic canned replies, for exact tests.
     Scripted(ScriptedEngine),
+    /// A real model, run by llama.cpp.
+    Llama(LlamaEngine),
 }
 
 impl Engine {
@@ -27,10 +32,16 @@ impl Engine {
         Engine::Scripted(ScriptedEngine::new(script))
     }
 
+    /// Loads a model for the llama engine (blocking while it loads).
+    pub fn llama(options: LlamaOptions) -> Result<Self, LoadError> {
+        LlamaEngine::load(options).map(Engine::Llama)
+    }
+
     /// The name of the engine, as reported by the health endpoint.
     pub fn mode(&self) -> &'static str {
         match self {
             Engine::Scripted(_) => "scripted",
+            Engine::Llama(_) => "llama",
         }
     }
 
@@ -40,6 +51,7 @@ impl Engine {
     pub fn generate(&self, request: &RecordedRequest) -> Result<Generation, EngineError> {
         match self {
             Engine::Scripted(engine) => engine.generate(request),
+            Engine::Llama(engine) => engine.generate(request),
         }
     }
 
@@ -48,6 +60,7 @@ impl Engine {
     pub fn shutdown(&self) {
         match self {
             Engine::Scripted(engine) => engine.shutdown(),
+            Engine::Llama(engine) => engine.shutdown(),
         }
     }
 
@@ -55,6 +68,15 @@ impl Engine {
     pub fn as_scripted(&self) -> Option<&ScriptedEngine> {
         match self {
             Engine::Scripted(engine) => Some(engine),
+            Engine::Llama(_) => None,
+        }
+    }
+
+    /// The llama engine, if this is one.
+    pub fn as_llama(&self) -> Option<&LlamaEngine> {
+        match self {
+            Engine::Llama(engine) => Some(engine),
+            Engine::Scripted(_) => None,
         }
     }
 }
@@ -65,6 +87,9 @@ pub enum EngineError {
     /// The model has no capacity for the request (HTTP 429).
     #[error("Capacity temporarily exceeded, please try again.")]
     Capacity,
+    /// The request's inputs cannot be used (HTTP 400).
+    #[error("{0}")]
+    InvalidInput(String),
     /// Anything else (HTTP 500).
     #[error("{0}")]
     Internal(String),

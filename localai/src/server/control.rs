@@ -49,8 +49,13 @@ pub(super) async fn release(State(ai): State<LocalAi>) -> Response {
 
 /// `GET /_localai/health`: liveness and the engine in use.
 pub(super) async fn health(State(ai): State<LocalAi>) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({"ok": true, "mode": ai.engine().mode()}),
-    )
+    let mut body = json!({"ok": true, "mode": ai.engine().mode()});
+    if let Some(engine) = ai.engine().as_llama() {
+        if let (Some(body), serde_json::Value::Object(health)) =
+            (body.as_object_mut(), engine.health())
+        {
+            body.extend(health);
+        }
+    }
+    json_response(StatusCode::OK, &body)
 }

@@ -78,6 +78,7 @@ impl From<EngineError> for ApiError {
                 name: "CapacityError",
                 description,
             },
+            EngineError::InvalidInput(description) => ApiError::bad_request(description),
             EngineError::Internal(_) => ApiError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 internal_code: 5000,
