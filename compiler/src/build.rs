@@ -149,6 +149,9 @@ fn compile(crate_dir: &Path, tools: &BuildTools) -> Result<(), BuildError> {
     let status = Command::new(&tools.worker_build)
         .arg("--release")
         .current_dir(crate_dir)
+        // The generated crate always builds into its own target directory: an inherited
+        // CARGO_TARGET_DIR may be locked by the cargo that runs us (tests).
+        .env("CARGO_TARGET_DIR", crate_dir.join("target"))
         .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
         .env("WASM_OPT_BIN", &tools.wasm_opt)
         .env("ESBUILD_BIN", &tools.esbuild)

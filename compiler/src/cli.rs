@@ -58,9 +58,15 @@ pub enum Command {
         /// Durable Object storage (default: .agentc/state under the root).
         #[arg(long)]
         state: Option<PathBuf>,
-        /// A localai script of model replies (default: localai/scripts/dev.json under the root).
-        #[arg(long)]
+        /// Answer with a localai script of model replies instead of the local model.
+        #[arg(long, conflicts_with = "model")]
         script: Option<PathBuf>,
+        /// The GGUF model localai runs (default: the one scripts/setup-model fetches).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Let HTTP tools reach the internet instead of the fixtures in agents/fixtures/.
+        #[arg(long)]
+        online: bool,
         /// The localai binary (default: next to agentc, then PATH).
         #[arg(long)]
         localai: Option<PathBuf>,
@@ -104,9 +110,18 @@ pub fn run(command: Command) -> ExitCode {
             listen,
             state,
             script,
+            model,
+            online,
             localai,
             no_build,
-        } => dev(&root, listen, state, script, localai, no_build),
+        } => {
+            let model = match (script, model) {
+                (Some(script), _) => vec!["--script".into(), script.display().to_string()],
+                (None, Some(model)) => vec!["--model".into(), model.display().to_string()],
+                (None, None) => Vec::new(),
+            };
+            dev(&root, listen, state, model, online, localai, no_build)
+        }
     }
 }
 
@@ -211,7 +226,8 @@ fn dev(
     root: &Path,
     listen: SocketAddr,
     state: Option<PathBuf>,
-    script: Option<PathBuf>,
+    model_args: Vec<String>,
+    online: bool,
     localai: Option<PathBuf>,
     no_build: bool,
 ) -> ExitCode {
@@ -224,17 +240,25 @@ fn dev(
     let result = (|| -> Result<(), String> {
         let root =
             std::fs::canonicalize(root).map_err(|err| format!("{}: {err}", root.display()))?;
-        let script = script.unwrap_or_else(|| root.join("localai/scripts/dev.json"));
         let localai_bin = match localai {
             Some(bin) => bin,
             None => sibling_binary("localai").map_err(|err| err.to_string())?,
         };
         let workerd_bin = toolchain::workerd(&opts.tools_root).map_err(|err| err.to_string())?;
-        let mut localai = dev::start_localai(
-            &localai_bin,
-            &["--script".into(), script.display().to_string()],
-        )
-        .map_err(|err| err.to_string())?;
+        let mut localai =
+            dev::start_localai(&localai_bin, &model_args).map_err(|err| err.to_string())?;
+        let fixtures_dir = opts.agents_dir.join("fixtures");
+        let outbound = if online || !fixtures_dir.is_dir() {
+            None
+        } else {
+            let addr = agentc::fixtures::start(&fixtures_dir)
+                .map_err(|err| format!("cannot start the fixture server: {err}"))?;
+            eprintln!(
+                "HTTP tools are offline: answered from {} (--online to reach the internet)",
+                fixtures_dir.display()
+            );
+            Some(addr)
+        };
         let dev_dir = root.join(".agentc/dev");
         let cfg = RuntimeConfig {
             worker_dir: std::fs::canonicalize(opts.output_dir())
@@ -242,7 +266,7 @@ fn dev(
             state_dir: state.unwrap_or_else(|| root.join(".agentc/state")),
             listen,
             localai: localai.addr,
-            outbound: None,
+            outbound,
         };
         let mut workerd = dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp"))
             .map_err(|err| err.to_string())?;

@@ -13,6 +13,7 @@ pub mod codegen;
 pub mod dev;
 pub mod diagnostic;
 pub mod emit;
+pub mod fixtures;
 pub mod ir;
 pub mod models;
 pub mod project;

@@ -25,16 +25,19 @@ pub fn repo_root() -> PathBuf {
 pub mod fixture;
 
 /// Builds the example agents of `agents/` together with the test agents of `tests/agents/`
-/// into one Worker under `target/e2e/`, once per test process, and returns the directory with
-/// the compiled Worker.
+/// into one Worker under `<target dir>/e2e/`, once per test process, and returns the directory
+/// with the compiled Worker.
 pub fn worker_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = repo_root();
-        let out = root.join("target/e2e");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let out = target.join("e2e");
         let agents = out.join("agents");
         let _ = std::fs::remove_dir_all(&agents);
-        std::fs::create_dir_all(&agents).expect("create target/e2e/agents");
+        std::fs::create_dir_all(&agents).expect("create e2e/agents");
         for dir in [root.join("agents"), root.join("tests/agents")] {
             for file in agentc::project::agent_files(&dir).expect("list agent files") {
                 let name = file.file_name().expect("file name");

@@ -4,8 +4,8 @@
 use agentc_tests::{answer, messages, names, EventStream, Stack};
 use serde_json::{json, Value};
 
-const SYSTEM: &str = "You are a helpful AI agent. Be concise and accurate.\n";
-const MODEL: &str = "@cf/meta/llama-3.1-8b-instruct";
+const SYSTEM: &str = "You are a helpful AI agent. Be concise and accurate.\nFor weather questions, call get_weather, then answer in one sentence from its result.\n";
+const MODEL: &str = "@cf/meta/llama-3.3-70b-instruct-fp8-fast";
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()

@@ -1,0 +1,8 @@
+# Sourced by scripts/dev and scripts/test: where builds go.
+#
+# A fresh clone (as CI makes for every run) would otherwise start from an empty target/ and
+# rebuild everything, llama.cpp included. Builds share one target directory in the per-user
+# cache instead; cargo's fingerprints keep it correct across clones. Set CARGO_TARGET_DIR to
+# choose another.
+agentc_cache="${AGENTC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentc}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$agentc_cache/target}"
