@@ -15,10 +15,18 @@ pub enum Route<'a> {
     GetSession { agent: &'a str, session_id: &'a str },
     /// `DELETE /agents/{agent}/sessions/{id}`
     DeleteSession { agent: &'a str, session_id: &'a str },
+    /// `POST /v1/chat/completions`, OpenAI-compatible.
+    ChatCompletions,
 }
 
 /// Decodes a method and path into a [`Route`], or the error the client gets.
 pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
+    if path == "/v1/chat/completions" {
+        return match method {
+            "POST" => Ok(Route::ChatCompletions),
+            _ => Err(ApiError::method_not_allowed(method, path, "POST")),
+        };
+    }
     let mut parts = path.strip_prefix('/').unwrap_or(path).split('/');
     let (Some("agents"), Some(agent)) = (parts.next(), parts.next()) else {
         return Err(ApiError::not_found(format!("no route for {path}")));
@@ -125,9 +133,17 @@ impl ApiError {
         ApiError::new(500, "internal", message)
     }
 
-    /// The JSON body of the error response.
+    /// The JSON body of the error response: `{"error": {"code", "message", "type"}}`. `type`
+    /// is the OpenAI error type, so OpenAI clients read these errors too.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": { "code": self.code, "message": self.message } }).to_string()
+        let kind = match self.status {
+            401 => "authentication_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
+        };
+        serde_json::json!({ "error": { "code": self.code, "message": self.message, "type": kind } })
+            .to_string()
     }
 }
 

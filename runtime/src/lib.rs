@@ -11,6 +11,7 @@ pub mod agent;
 pub mod api;
 pub mod history;
 pub mod model;
+pub mod openai;
 pub mod sse;
 pub mod step;
 pub mod tools;

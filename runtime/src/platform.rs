@@ -5,6 +5,7 @@ mod ai;
 mod backend;
 mod fetch_tool;
 mod http;
+mod respond;
 mod session;
 
 pub use http::handle;

@@ -3,6 +3,7 @@
 //! Every frame is `event: <name>\ndata: <one line of JSON>\n\n`. The event names and payloads
 //! are the public contract of `POST /agents/{agent}/chat`.
 
+use crate::turn::{Sink, Summary, TurnEvent};
 use serde::Serialize;
 
 /// The `content-type` of a chat stream.
@@ -20,16 +21,6 @@ impl std::ops::AddAssign for Usage {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
     }
-}
-
-/// Payload of the `done` event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Done<'a> {
-    /// The model that produced the answer.
-    pub model: &'a str,
-    /// How many model calls the turn took.
-    pub steps: u32,
-    pub usage: Usage,
 }
 
 /// Frames one event.
@@ -54,9 +45,38 @@ pub fn delta(text: &str) -> String {
     frame("delta", &Delta { text })
 }
 
-/// A `done` event: the turn finished and was stored.
-pub fn done(done: &Done<'_>) -> String {
-    frame("done", done)
+/// A `done` event: the turn finished and was stored. Its payload names the model that
+/// answered, how many model calls the turn took, and the tokens used.
+pub fn done(summary: &Summary) -> String {
+    #[derive(Serialize)]
+    struct Done<'a> {
+        model: &'a str,
+        steps: u32,
+        usage: Usage,
+    }
+    frame(
+        "done",
+        &Done {
+            model: summary.model,
+            steps: summary.steps,
+            usage: summary.usage,
+        },
+    )
+}
+
+/// Frames a turn's events as this API's server-sent events for a function that sends them on.
+pub struct AgentSink<F: FnMut(String) -> bool>(pub F);
+
+impl<F: FnMut(String) -> bool> Sink for AgentSink<F> {
+    fn event(&mut self, event: TurnEvent<'_>) -> bool {
+        let frame = match event {
+            TurnEvent::Delta(text) => delta(text),
+            TurnEvent::ToolCall(call) => tool_call(call),
+            TurnEvent::ToolResult(call, result) => tool_result(call, result),
+            TurnEvent::Error { code, message } => error(code, message),
+        };
+        (self.0)(frame)
+    }
 }
 
 /// A `tool_call` event: the model asked for a tool.
@@ -120,7 +140,7 @@ mod tests {
             completion_tokens: 2,
         };
         assert_eq!(
-            done(&Done {
+            done(&Summary {
                 model: "m",
                 steps: 1,
                 usage

@@ -9,7 +9,7 @@
 use crate::agent::{AgentSpec, ToolKind, ToolSpec};
 use crate::history::{Message, Role, ToolCall};
 use crate::model::{self, StreamDecoder};
-use crate::sse::{self, Usage};
+use crate::sse::Usage;
 use crate::step::{AssembledCall, Step};
 use crate::tools;
 use futures_util::stream::{Stream, StreamExt};
@@ -33,27 +33,44 @@ pub trait Backend {
     fn log(&self, line: &str);
 }
 
-/// Where a turn's frames go. Returns `false` once the client has gone away.
-pub trait Sink {
-    fn send(&mut self, frame: String) -> bool;
+/// Something that happened in a turn, for the client.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TurnEvent<'a> {
+    /// A piece of the answer.
+    Delta(&'a str),
+    ToolCall(&'a ToolCall),
+    ToolResult(&'a ToolCall, &'a Result<Value, String>),
+    /// The turn failed; nothing of it is stored.
+    Error {
+        code: &'static str,
+        message: &'a str,
+    },
 }
 
-impl<F: FnMut(String) -> bool> Sink for F {
-    fn send(&mut self, frame: String) -> bool {
-        self(frame)
-    }
+/// Where a turn's events go, framed for one kind of client. Returns `false` once the client
+/// has gone away.
+pub trait Sink {
+    fn event(&mut self, event: TurnEvent<'_>) -> bool;
+}
+
+/// The summary of a completed turn, for its `done` event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    pub model: &'static str,
+    pub steps: u32,
+    pub usage: Usage,
 }
 
 /// How a turn ended.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// The model answered. `messages` are the turn's new messages, starting with the user's,
-    /// to store; the `done` frame is sent only after they are stored.
+    /// to store; the client hears that the turn is done only after they are stored.
     Completed {
         messages: Vec<Message>,
-        done: String,
+        summary: Summary,
     },
-    /// The turn failed; the `error` frame has been sent.
+    /// The turn failed; the error event has been sent.
     Failed { code: &'static str },
     /// The client went away; nothing more was sent.
     Disconnected,
@@ -116,19 +133,18 @@ pub async fn run<B: Backend>(
         };
         usage += result.1;
         let result = result.0.finish(step_number);
-        if !result.unflushed.is_empty() && !sink.send(sse::delta(&result.unflushed)) {
+        if !result.unflushed.is_empty() && !sink.event(TurnEvent::Delta(&result.unflushed)) {
             return Outcome::Disconnected;
         }
         if result.calls.is_empty() {
             conversation.push(Message::new(Role::Assistant, result.text));
-            let done = sse::done(&sse::Done {
-                model: agent.model,
-                steps: step_number,
-                usage,
-            });
             return Outcome::Completed {
                 messages: conversation.split_off(history_len),
-                done,
+                summary: Summary {
+                    model: agent.model,
+                    steps: step_number,
+                    usage,
+                },
             };
         }
         if step_number >= agent.max_steps {
@@ -139,7 +155,7 @@ pub async fn run<B: Backend>(
             return fail(sink, "max_steps_exceeded", &message);
         }
         for call in &result.calls {
-            if !sink.send(sse::tool_call(&call.call)) {
+            if !sink.event(TurnEvent::ToolCall(&call.call)) {
                 return Outcome::Disconnected;
             }
         }
@@ -154,7 +170,7 @@ pub async fn run<B: Backend>(
             if let Err(err) = &outcome {
                 backend.log(&format!("agentc: tool {} failed: {err}", call.name));
             }
-            if !sink.send(sse::tool_result(call, &outcome)) {
+            if !sink.event(TurnEvent::ToolResult(call, &outcome)) {
                 return Outcome::Disconnected;
             }
             let content = match outcome {
@@ -183,10 +199,10 @@ async fn read_step<S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
         let mut out = String::new();
         for event in events.drain(..) {
             if let Some(text) = step.on_event(event) {
-                out.push_str(&sse::delta(&text));
+                out.push_str(&text);
             }
         }
-        if !out.is_empty() && !sink.send(out) {
+        if !out.is_empty() && !sink.event(TurnEvent::Delta(&out)) {
             return Ok(None);
         }
         if decoder.is_done() {
@@ -199,7 +215,7 @@ async fn read_step<S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
 }
 
 fn fail(sink: &mut impl Sink, code: &'static str, message: &str) -> Outcome {
-    sink.send(sse::error(code, message));
+    sink.event(TurnEvent::Error { code, message });
     Outcome::Failed { code }
 }
 
@@ -359,14 +375,14 @@ mod tests {
         let first = futures_executor::block_on(fake.call_model(AGENT.model, &input.first_inputs()))
             .unwrap();
         let mut frames = Vec::new();
-        let mut sink = |frame: String| {
+        let mut sink = crate::sse::AgentSink(|frame: String| {
             frames.push(frame);
             true
-        };
+        });
         let outcome = futures_executor::block_on(run(fake, input, first, &mut sink));
         // The platform sends `done` once the messages are stored.
-        if let Outcome::Completed { done, .. } = &outcome {
-            frames.push(done.clone());
+        if let Outcome::Completed { summary, .. } = &outcome {
+            frames.push(crate::sse::done(summary));
         }
         let events = frames
             .concat()

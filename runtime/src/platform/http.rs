@@ -1,8 +1,11 @@
 //! The Worker's fetch handler: routes public requests and hands each session's work to its
 //! Durable Object.
 
+use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError, Route};
+use crate::history;
+use crate::openai;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// Answers one public request. Every failure becomes a JSON error with its status.
@@ -27,15 +30,54 @@ async fn route(
     match api::route(method.as_ref(), &path)? {
         Route::Chat { agent } => {
             let agent = find(agents, agent)?;
-            let body = req.bytes().await.map_err(|err| {
-                ApiError::bad_request(
-                    "invalid_body",
-                    format!("could not read the request body: {err}"),
+            let body = read_body(req).await?;
+            let chat = api::parse_chat_request(&body)?;
+            let url = format!(
+                "https://session/turn?agent={}&session_id={}",
+                agent.name, chat.session_id
+            );
+            forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
+        }
+        Route::ChatCompletions => {
+            let body = read_body(req).await?;
+            let ask = openai::parse(&body)?;
+            let agent = agent::find(agents, &ask.agent).ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "model_not_found",
+                    format!("no agent named `{}`", ask.agent),
                 )
             })?;
-            let chat = api::parse_chat_request(&body)?;
-            let url = format!("https://session/turn?agent={}", agent.name);
-            forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
+            let session = req.headers().get(openai::SESSION_HEADER).ok().flatten();
+            match session {
+                // A named session keeps its history in its Durable Object.
+                Some(session_id) => {
+                    api::validate_session_id(&session_id)?;
+                    let url = format!(
+                        "https://session/completions?agent={}&session_id={session_id}",
+                        agent.name
+                    );
+                    forward(env, agent, &session_id, Method::Post, &url, Some(body)).await
+                }
+                // Without one, the request carries its history and nothing is stored.
+                None => {
+                    let window = agent.history_window as usize;
+                    let history = history::window(&ask.history, window).to_vec();
+                    let completion = respond::new_completion(agent.name);
+                    let format = if ask.stream {
+                        Format::CompletionChunks(completion)
+                    } else {
+                        Format::Completion(completion)
+                    };
+                    let request = respond::Request {
+                        agent,
+                        session_id: None,
+                        history,
+                        message: ask.message,
+                    };
+                    respond::respond(env.clone(), request, format, None).await
+                }
+            }
         }
         Route::GetSession { agent, session_id } => {
             let agent = find(agents, agent)?;
@@ -55,6 +97,15 @@ async fn route(
             .await
         }
     }
+}
+
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    req.bytes().await.map_err(|err| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("could not read the request body: {err}"),
+        )
+    })
 }
 
 fn find(agents: &'static [AgentSpec], name: &str) -> Result<&'static AgentSpec, ApiError> {

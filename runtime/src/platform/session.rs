@@ -4,19 +4,16 @@
 //! time: a Durable Object interleaves requests while one awaits the model, so the object holds
 //! an async lock from the moment a turn reads history until it has stored its messages.
 
-use super::backend::{self, WorkerBackend};
 use super::http::error_response;
+use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
-use crate::sse;
-use crate::tools::template;
-use crate::turn::{self, Backend, Outcome, TurnInput};
+use crate::openai;
 use futures_util::lock::Mutex;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
-use worker::{Env, Headers, Method, Request, Response, SqlStorage, SqlStorageValue, State};
+use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,11 +65,30 @@ impl SessionObject {
                 .map(|(_, v)| v.into_owned())
         };
         let result = match (req.method(), url.path()) {
-            (Method::Post, "/turn") => {
+            (Method::Post, path @ ("/turn" | "/completions")) => {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
+                let session_id = query("session_id").unwrap_or_default();
                 match agent {
-                    Some(agent) => self.turn(agent, &body).await,
+                    Some(agent) if path == "/turn" => match api::parse_chat_request(&body) {
+                        Ok(chat) => {
+                            self.turn(agent, session_id, chat.message, Format::Events)
+                                .await
+                        }
+                        Err(err) => Err(err),
+                    },
+                    Some(agent) => match openai::parse(&body) {
+                        Ok(ask) => {
+                            let completion = respond::new_completion(agent.name);
+                            let format = if ask.stream {
+                                Format::CompletionChunks(completion)
+                            } else {
+                                Format::Completion(completion)
+                            };
+                            self.turn(agent, session_id, ask.message, format).await
+                        }
+                        Err(err) => Err(err),
+                    },
                     None => Err(ApiError::internal(
                         "the session was asked for an unknown agent",
                     )),
@@ -88,70 +104,30 @@ impl SessionObject {
         }
     }
 
-    /// Runs one turn: reads the window, starts the model, and streams the turn while a task
-    /// runs it to the end and stores its messages. A model that fails before streaming is
-    /// answered with a JSON error.
-    async fn turn(&self, agent: &'static AgentSpec, body: &[u8]) -> Result<Response, ApiError> {
-        let chat = api::parse_chat_request(body)?;
+    /// Runs one turn of this session: reads the window, then answers in `format`, storing the
+    /// turn's messages when it completes.
+    async fn turn(
+        &self,
+        agent: &'static AgentSpec,
+        session_id: String,
+        message: String,
+        format: Format,
+    ) -> Result<Response, ApiError> {
         let guard = self.turn_lock.clone().lock_owned().await;
         let transcript = self.load_window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
-        let context = serde_json::json!({
-            "now": backend::now(),
-            "agent": { "name": agent.name, "description": agent.description, "model": agent.model },
-            "session": { "id": chat.session_id },
-        });
-        let system = template::render(agent.system, &context).map_err(|err| {
-            ApiError::internal(format!("rendering the system prompt failed: {err}"))
-        })?;
-        let backend = WorkerBackend {
-            env: self.env.clone(),
-        };
-        let input = TurnInput {
+        let request = respond::Request {
             agent,
-            system: &system,
+            session_id: Some(session_id),
             history,
-            user_message: chat.message,
+            message,
         };
-        let first = backend
-            .call_model(agent.model, &input.first_inputs())
-            .await
-            .map_err(|err| ApiError::model_failed(format!("{}: {err}", agent.model)))?;
-        let history = input.history;
-        let user_message = input.user_message;
-        let (frames, body) = futures_channel::mpsc::unbounded::<String>();
-        let sql = self.sql.clone();
-        worker::wasm_bindgen_futures::spawn_local(async move {
-            // Held until the turn's messages are stored, so the next turn sees them.
-            let _guard = guard;
-            let input = TurnInput {
-                agent,
-                system: &system,
-                history,
-                user_message,
-            };
-            let mut sink = |frame: String| frames.unbounded_send(frame).is_ok();
-            if let Outcome::Completed { messages, done } =
-                turn::run(&backend, input, first, &mut sink).await
-            {
-                match store(&sql, &messages) {
-                    Ok(()) => sink(done),
-                    Err(err) => sink(sse::error("storage_error", &err.message)),
-                };
-            }
-        });
-        let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
-        let headers = Headers::new();
-        let set = |k: &str, v: &str| {
-            headers
-                .set(k, v)
-                .map_err(|err| ApiError::internal(err.to_string()))
+        let storage = respond::Storage {
+            store,
+            sql: self.sql.clone(),
+            guard,
         };
-        set("content-type", sse::CONTENT_TYPE)?;
-        set("cache-control", "no-cache")?;
-        Ok(Response::from_stream(body)
-            .map_err(|err| ApiError::internal(err.to_string()))?
-            .with_headers(headers))
+        respond::respond(self.env.clone(), request, format, Some(storage)).await
     }
 
     /// The newest `window` stored messages, oldest first.
@@ -174,7 +150,7 @@ impl SessionObject {
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
         let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
-        json_response(&body.to_string())
+        respond::json_response(&body.to_string())
     }
 
     fn forget(&self) -> Result<Response, ApiError> {
@@ -206,16 +182,6 @@ fn to_messages(rows: Vec<StoredMessage>) -> Vec<Message> {
 
 fn storage_error(err: worker::Error) -> ApiError {
     ApiError::internal(format!("session storage failed: {err}"))
-}
-
-fn json_response(body: &str) -> Result<Response, ApiError> {
-    let headers = Headers::new();
-    headers
-        .set("content-type", "application/json")
-        .map_err(|err| ApiError::internal(err.to_string()))?;
-    Ok(Response::ok(body)
-        .map_err(|err| ApiError::internal(err.to_string()))?
-        .with_headers(headers))
 }
 
 /// Appends a turn's messages. The inserts run with no `await` between them, so the Durable
