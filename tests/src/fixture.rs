@@ -90,6 +90,17 @@ async fn answer(
             Json(Value::Null).into_response()
         }
         ("status.weather.test", "/status") => "all systems go".into_response(),
-        _ => (axum::http::StatusCode::NOT_FOUND, "no such fixture").into_response(),
+        // The example agents' own fixtures, as `agentc dev` serves them.
+        (host, _) => {
+            let file = crate::repo_root()
+                .join("agents/fixtures")
+                .join(format!("{host}.json"));
+            match std::fs::read_to_string(file) {
+                Ok(json) if !host.contains('/') => {
+                    ([("content-type", "application/json")], json).into_response()
+                }
+                _ => (axum::http::StatusCode::NOT_FOUND, "no such fixture").into_response(),
+            }
+        }
     }
 }

@@ -87,12 +87,15 @@ impl Stack {
     /// Starts localai with a script (JSON, see localai's README) and the Worker on a fresh state
     /// directory.
     pub async fn start(script: Value) -> Stack {
-        let worker_dir = worker_dir().to_path_buf();
         let script: localai::Script =
             serde_json::from_value(script).expect("test scripts are valid");
-        let localai = localai::spawn(localai::Engine::scripted(script))
-            .await
-            .expect("localai starts");
+        Stack::start_with(localai::Engine::scripted(script)).await
+    }
+
+    /// Starts the stack with the given localai engine (e.g. the real model).
+    pub async fn start_with(engine: localai::Engine) -> Stack {
+        let worker_dir = worker_dir().to_path_buf();
+        let localai = localai::spawn(engine).await.expect("localai starts");
         let fixture = fixture::Fixture::start().await;
         let state = tempfile::tempdir().expect("temp dir");
         let cfg = RuntimeConfig {
@@ -127,6 +130,11 @@ impl Stack {
             .expect("join")
             .expect("workerd starts");
         self.workerd = Some(service);
+    }
+
+    /// The process id of workerd, for measurements.
+    pub fn workerd_pid(&self) -> Option<u32> {
+        self.workerd.as_ref().map(|w| w.child.id())
     }
 
     /// Stops workerd and starts it again on the same storage, as after a crash or redeploy.
