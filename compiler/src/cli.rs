@@ -74,6 +74,21 @@ pub enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// API keys for agents with `auth`.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Mint a random API key and print it with the SHA-256 digest to add to the secret.
+    New {
+        /// The secret the agent's `auth.api_keys_secret` names.
+        #[arg(long, default_value = "AGENT_API_KEYS")]
+        secret: String,
+    },
 }
 
 /// How `agentc check` reports.
@@ -122,6 +137,18 @@ pub fn run(command: Command) -> ExitCode {
             };
             dev(&root, listen, state, model, online, localai, no_build)
         }
+        Command::Key {
+            command: KeyCommand::New { secret },
+        } => match agentc::keys::new_key() {
+            Ok(key) => {
+                print!("{}", agentc::keys::render(&key, &secret));
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: no random source: {err}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
@@ -202,11 +229,18 @@ fn run_build(opts: &BuildOptions) -> Result<(), ExitCode> {
             );
             if let Some(wasm) = &report.wasm {
                 let size = std::fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
-                eprintln!(
-                    "built {} ({size} bytes) in {:.1?}",
-                    wasm.display(),
-                    started.elapsed()
-                );
+                if report.up_to_date {
+                    eprintln!(
+                        "{} ({size} bytes) is up to date: newer than the generated crate, the runtime and the Rust tools; worker-build skipped",
+                        wasm.display()
+                    );
+                } else {
+                    eprintln!(
+                        "built {} ({size} bytes) in {:.1?}",
+                        wasm.display(),
+                        started.elapsed()
+                    );
+                }
             }
             Ok(())
         }
@@ -259,6 +293,15 @@ fn dev(
             );
             Some(addr)
         };
+        // Secrets, as `wrangler dev` reads them: `.dev.vars` in the project root.
+        let dev_vars = root.join(".dev.vars");
+        let secrets = dev::read_dev_vars(&dev_vars)
+            .map_err(|err| format!("{}: {err}", dev_vars.display()))?;
+        if !secrets.is_empty() {
+            eprintln!("secrets: {} from {}", secrets.len(), dev_vars.display());
+        }
+        let cache = agentc::devcache::start()
+            .map_err(|err| format!("cannot start the local cache: {err}"))?;
         let dev_dir = root.join(".agentc/dev");
         let cfg = RuntimeConfig {
             worker_dir: std::fs::canonicalize(opts.output_dir())
@@ -267,6 +310,9 @@ fn dev(
             listen,
             localai: localai.addr,
             outbound,
+            secrets,
+            cache: Some(cache),
+            log_copy: None,
         };
         let mut workerd = dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp"))
             .map_err(|err| err.to_string())?;

@@ -25,6 +25,64 @@ pub struct RuntimeConfig {
     /// An HTTP service that receives every outbound `fetch` of the Worker (tool calls), in
     /// place of the internet: for offline development and tests. `None`: the internet.
     pub outbound: Option<SocketAddr>,
+    /// Worker secrets, as text bindings (what `wrangler secret put` sets in production; locally
+    /// read from `.dev.vars`, see [`read_dev_vars`]).
+    pub secrets: Vec<(String, String)>,
+    /// The service behind the Cache API (see [`crate::devcache`]). `None`: the Cache API throws.
+    pub cache: Option<SocketAddr>,
+    /// Also append workerd's standard output (the Worker's `console.log` lines, among them one
+    /// JSON line per turn) to this file; it still reaches ours too.
+    pub log_copy: Option<PathBuf>,
+}
+
+/// Reads a `.dev.vars` file (wrangler's convention for local secrets): `NAME=value` lines,
+/// `#` comments and blank lines ignored, values optionally in double or single quotes (double
+/// quotes understand `\n`). A missing file is no secrets.
+pub fn read_dev_vars(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let value = if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            inner.replace("\\n", "\n")
+        } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            inner.to_owned()
+        } else {
+            value.to_owned()
+        };
+        vars.push((name.trim().to_owned(), value));
+    }
+    Ok(vars)
+}
+
+/// A Cap'n Proto text literal.
+fn capnp_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A workerd configuration (Cap'n Proto text) for the compiled Worker, to be written into
@@ -39,6 +97,24 @@ pub fn workerd_config(cfg: &RuntimeConfig, config_dir: &Path) -> String {
         ),
         None => (String::new(), ""),
     };
+    let (cache_service, cache_outbound) = match cfg.cache {
+        Some(addr) => (
+            format!("    (name = \"cache\", external = (address = \"{addr}\", http = ())),\n"),
+            "  cacheApiOutbound = \"cache\",\n",
+        ),
+        None => (String::new(), ""),
+    };
+    let secrets: String = cfg
+        .secrets
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "    (name = {}, text = {}),\n",
+                capnp_string(name),
+                capnp_string(value)
+            )
+        })
+        .collect();
     format!(
         r#"# Written by `agentc dev`.
 using Workerd = import "/workerd/workerd.capnp";
@@ -48,7 +124,7 @@ const config :Workerd.Config = (
     (name = "agents", worker = .agents),
     (name = "localai", external = (address = "{localai}", http = ())),
     (name = "state", disk = (path = "{state}", writable = true)),
-{outbound_service}  ],
+{outbound_service}{cache_service}  ],
   sockets = [
     (name = "http", address = "{listen}", http = (), service = "agents"),
   ],
@@ -66,12 +142,12 @@ const agents :Workerd.Worker = (
       innerBindings = [(name = "fetcher", service = "localai")],
     )),
     (name = "SESSIONS", durableObjectNamespace = "{class}"),
-  ],
+{secrets}  ],
   durableObjectNamespaces = [
     (className = "{class}", uniqueKey = "agentc-{class}", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "state"),
-{global_outbound});
+{global_outbound}{cache_outbound});
 "#,
         localai = cfg.localai,
         state = cfg.state_dir.display(),
@@ -170,14 +246,32 @@ pub fn start_workerd(
         std::fs::canonicalize(config_dir).map_err(|err| start_error("workerd", err))?;
     std::fs::write(config_path, workerd_config(cfg, &config_dir))
         .map_err(|err| start_error("workerd", err))?;
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .arg("serve")
         .arg(config_path)
         .arg("--experimental")
-        .stdout(Stdio::inherit())
+        .stdout(if cfg.log_copy.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|err| start_error("workerd", format!("{}: {err}", bin.display())))?;
+    if let (Some(path), Some(stdout)) = (&cfg.log_copy, child.stdout.take()) {
+        let mut copy = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|err| start_error("workerd", format!("{}: {err}", path.display())))?;
+        std::thread::spawn(move || {
+            use std::io::Write;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{line}");
+                let _ = writeln!(copy, "{line}");
+            }
+        });
+    }
     let mut service = Service {
         name: "workerd",
         child,
@@ -204,5 +298,62 @@ fn wait_listening(service: &mut Service, limit: Duration) -> Result<(), DevError
             ));
         }
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(secrets: Vec<(String, String)>, cache: Option<SocketAddr>) -> String {
+        let cfg = RuntimeConfig {
+            worker_dir: PathBuf::from("/p/build"),
+            state_dir: PathBuf::from("/p/state"),
+            listen: "127.0.0.1:8787".parse().unwrap(),
+            localai: "127.0.0.1:8788".parse().unwrap(),
+            outbound: None,
+            secrets,
+            cache,
+            log_copy: None,
+        };
+        workerd_config(&cfg, Path::new("/p/dev"))
+    }
+
+    #[test]
+    fn secrets_are_text_bindings_and_the_cache_a_service() {
+        let text = config(
+            vec![("KEYS".into(), "a\"b\\c\nd".into())],
+            Some("127.0.0.1:9000".parse().unwrap()),
+        );
+        assert!(
+            text.contains(r#"(name = "KEYS", text = "a\"b\\c\nd"),"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"(name = "cache", external = (address = "127.0.0.1:9000""#));
+        assert!(text.contains(r#"cacheApiOutbound = "cache","#));
+        let bare = config(Vec::new(), None);
+        assert!(!bare.contains("cacheApiOutbound") && !bare.contains("text ="));
+    }
+
+    #[test]
+    fn dev_vars_are_read_like_wrangler() {
+        let dir = std::env::temp_dir().join(format!("agentc-devvars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".dev.vars");
+        std::fs::write(
+            &path,
+            "# keys\nAGENT_API_KEYS=abc,def\n\nQUOTED=\"x y\\nz\"\nSINGLE='a=b'\nnot a var\n",
+        )
+        .unwrap();
+        let vars = read_dev_vars(&path).unwrap();
+        assert_eq!(
+            vars,
+            [
+                ("AGENT_API_KEYS".to_owned(), "abc,def".to_owned()),
+                ("QUOTED".to_owned(), "x y\nz".to_owned()),
+                ("SINGLE".to_owned(), "a=b".to_owned()),
+            ]
+        );
+        assert!(read_dev_vars(&dir.join("missing")).unwrap().is_empty());
     }
 }

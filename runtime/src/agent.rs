@@ -26,6 +26,8 @@ pub struct AgentSpec {
     pub max_steps: u32,
     /// The tools the model may call.
     pub tools: &'static [ToolSpec],
+    /// Routing, fallbacks, cache, rate limit, auth, CORS and input limits.
+    pub policy: crate::policy::Policy,
 }
 
 /// Finds an agent by name.

@@ -58,11 +58,13 @@ pub struct ChatRequest {
     pub session_id: String,
 }
 
-/// Parses and validates a chat request body.
+/// Parses and validates a chat request body; control characters other than newline and tab are
+/// removed from the message.
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let request: ChatRequest = serde_json::from_slice(body).map_err(|err| {
+    let mut request: ChatRequest = serde_json::from_slice(body).map_err(|err| {
         ApiError::bad_request("invalid_json", format!("invalid request body: {err}"))
     })?;
+    request.message = crate::limits::strip_controls(&request.message);
     if request.message.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -230,6 +232,12 @@ mod tests {
         }
         let ok = parse_chat_request(br#"{"message":"hi","session_id":"user-1:a"}"#).unwrap();
         assert_eq!(ok.message, "hi");
+        let ok =
+            parse_chat_request(br#"{"message":"a\u0000b\u001b\nc","session_id":"s"}"#).unwrap();
+        assert_eq!(ok.message, "ab\nc");
+        let err =
+            parse_chat_request(br#"{"message":"\u0007\u0000","session_id":"s"}"#).unwrap_err();
+        assert_eq!(err.code, "invalid_request");
     }
 
     #[test]

@@ -4,14 +4,25 @@
 //! points; everything an agent does at run time lives here. The logic (routing of the public HTTP
 //! API, request validation, the prompt and its history window, decoding the model's stream, SSE
 //! framing, the turn's state) is plain Rust with no `worker` types, so it is tested natively on the
-//! host. The [`platform`] module, behind the `worker` feature, is the only place that touches the
-//! Workers platform: the fetch handler, the per-session Durable Object and the AI binding.
+//! host. So is the request policy an agent declares ([`policy`]): routing and fallbacks, the
+//! response cache key, the rate-limit counters, API-key auth, CORS, input limits and the turn's
+//! log line. The [`platform`] module, behind the `worker` feature, is the only place that touches
+//! the Workers platform: the fetch handler, the per-session and rate-limiter Durable Objects, the
+//! Cache API and the AI binding.
 
 pub mod agent;
 pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod cors;
 pub mod history;
+pub mod limits;
 pub mod model;
+pub mod observe;
 pub mod openai;
+pub mod policy;
+pub mod ratelimit;
+pub mod routing;
 pub mod sse;
 pub mod step;
 pub mod tools;

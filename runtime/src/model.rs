@@ -95,7 +95,7 @@ pub fn build_input<'a>(
     agent: &'a AgentSpec,
     system: &'a str,
     conversation: &'a [Message],
-    tools: &'a [ToolSpec],
+    tools: &[&'a ToolSpec],
 ) -> ModelInput<'a> {
     let mut messages = Vec::with_capacity(conversation.len() + 1);
     messages.push(ModelMessage {
@@ -513,6 +513,7 @@ mod tests {
             temperature: None,
             max_steps: 4,
             tools: TOOLS,
+            policy: crate::policy::Policy::NONE,
         };
         let call = crate::history::ToolCall {
             id: "c1".into(),
@@ -526,7 +527,12 @@ mod tests {
             Message::tool_calls("", vec![call.clone()]),
             Message::tool_result(&call, "\"12:00\""),
         ];
-        let input = build_input(&agent, "Be brief.", &conversation, TOOLS);
+        let input = build_input(
+            &agent,
+            "Be brief.",
+            &conversation,
+            &TOOLS.iter().collect::<Vec<_>>(),
+        );
         assert_eq!(
             serde_json::to_value(&input).unwrap(),
             serde_json::json!({

@@ -39,7 +39,12 @@ pub enum Content {
 }
 
 impl Content {
+    /// The text, without control characters other than newline and tab.
     fn text(&self) -> String {
+        crate::limits::strip_controls(&self.raw_text())
+    }
+
+    fn raw_text(&self) -> String {
         match self {
             Content::Text(text) => text.clone(),
             Content::Parts(parts) => parts

@@ -1,17 +1,24 @@
-//! The Workers platform adapter: the fetch handler, the per-session Durable Object and the AI
-//! binding. Everything here is glue between `worker` types and the host-tested logic.
+//! The Workers platform adapter: the fetch handler, the Durable Objects of sessions and of rate
+//! limiters, the Cache API and the AI binding. Everything here is glue between `worker` types and
+//! the host-tested logic.
 
 mod ai;
+mod analytics;
 mod backend;
+mod cache;
 mod fetch_tool;
 mod http;
+mod limiter;
 mod respond;
 mod session;
 
 pub use http::handle;
 pub use session::SessionObject;
 
-/// The Durable Object namespace binding that holds sessions (see `wrangler.toml`).
+/// The Durable Object namespace binding that holds sessions, and the callers' rate limiters
+/// (see `wrangler.toml`).
 pub const SESSIONS_BINDING: &str = "SESSIONS";
 /// The Workers AI binding.
 pub const AI_BINDING: &str = "AI";
+/// An optional Workers Analytics Engine dataset binding that receives one data point per turn.
+pub const ANALYTICS_BINDING: &str = "AGENTC_ANALYTICS";

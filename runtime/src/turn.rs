@@ -31,6 +31,8 @@ pub trait Backend {
     async fn sleep(&self, ms: u32);
     /// Writes one line to the Worker's log.
     fn log(&self, line: &str);
+    /// Milliseconds since some fixed point, for latencies in the turn's trace.
+    fn now_ms(&self) -> f64;
 }
 
 /// Something that happened in a turn, for the client.
@@ -51,6 +53,12 @@ pub enum TurnEvent<'a> {
 /// has gone away.
 pub trait Sink {
     fn event(&mut self, event: TurnEvent<'_>) -> bool;
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn event(&mut self, event: TurnEvent<'_>) -> bool {
+        (**self).event(event)
+    }
 }
 
 /// The summary of a completed turn, for its `done` event.
@@ -79,6 +87,10 @@ pub enum Outcome {
 /// One turn's fixed inputs.
 pub struct TurnInput<'a> {
     pub agent: &'static AgentSpec,
+    /// The model that answers every step (the one whose first call started).
+    pub model: &'static str,
+    /// The tools offered to the model (all the agent's, or a routing rule's subset).
+    pub tools: Vec<&'static ToolSpec>,
     /// The rendered system prompt.
     pub system: &'a str,
     /// The windowed history before this turn.
@@ -91,8 +103,43 @@ impl TurnInput<'_> {
     pub fn first_inputs(&self) -> String {
         let mut conversation = self.history.clone();
         conversation.push(Message::new(Role::User, self.user_message.clone()));
-        let input = model::build_input(self.agent, self.system, &conversation, self.agent.tools);
+        let input = model::build_input(self.agent, self.system, &conversation, &self.tools);
         serde_json::to_string(&input).expect("model inputs serialize")
+    }
+}
+
+/// What a turn did, for its log line: filled in as the turn runs, whatever its outcome.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    /// Model calls made.
+    pub steps: u32,
+    pub usage: Usage,
+    /// When the first piece of the answer went to the client ([`Backend::now_ms`] time).
+    pub first_delta_ms: Option<f64>,
+    pub tools: Vec<ToolTrace>,
+}
+
+/// One tool call of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolTrace {
+    pub name: String,
+    pub ok: bool,
+    pub ms: f64,
+}
+
+/// Notes when the first delta passes, then hands every event on.
+struct Timed<'s, 't, S: Sink, B: Backend> {
+    sink: &'s mut S,
+    trace: &'t mut Trace,
+    backend: &'t B,
+}
+
+impl<S: Sink, B: Backend> Sink for Timed<'_, '_, S, B> {
+    fn event(&mut self, event: TurnEvent<'_>) -> bool {
+        if matches!(event, TurnEvent::Delta(_)) && self.trace.first_delta_ms.is_none() {
+            self.trace.first_delta_ms = Some(self.backend.now_ms());
+        }
+        self.sink.event(event)
     }
 }
 
@@ -103,8 +150,16 @@ pub async fn run<B: Backend>(
     input: TurnInput<'_>,
     first: B::Bytes,
     sink: &mut impl Sink,
+    trace: &mut Trace,
 ) -> Outcome {
     let agent = input.agent;
+    let model = input.model;
+    let tools = input.tools;
+    let sink = &mut Timed {
+        sink,
+        trace,
+        backend,
+    };
     let mut conversation = input.history;
     let history_len = conversation.len();
     conversation.push(Message::new(Role::User, input.user_message));
@@ -112,26 +167,28 @@ pub async fn run<B: Backend>(
     let mut source = Some(first);
     let mut step_number = 1;
     loop {
+        sink.trace.steps = step_number;
         let bytes = match source.take() {
             Some(bytes) => bytes,
             None => {
-                let inputs = model::build_input(agent, input.system, &conversation, agent.tools);
+                let inputs = model::build_input(agent, input.system, &conversation, &tools);
                 let inputs = serde_json::to_string(&inputs).expect("model inputs serialize");
-                match backend.call_model(agent.model, &inputs).await {
+                match backend.call_model(model, &inputs).await {
                     Ok(bytes) => bytes,
                     Err(err) => {
-                        return fail(sink, "model_error", &format!("{}: {err}", agent.model));
+                        return fail(sink, "model_error", &format!("{model}: {err}"));
                     }
                 }
             }
         };
-        let tool_names = agent.tools.iter().map(|t| t.name).collect();
+        let tool_names = tools.iter().map(|t| t.name).collect();
         let result = match read_step(bytes, Step::new(tool_names), sink).await {
             Ok(Some(step)) => step,
             Ok(None) => return Outcome::Disconnected,
             Err(err) => return fail(sink, "model_error", &err),
         };
         usage += result.1;
+        sink.trace.usage = usage;
         let result = result.0.finish(step_number);
         if !result.unflushed.is_empty() && !sink.event(TurnEvent::Delta(&result.unflushed)) {
             return Outcome::Disconnected;
@@ -141,7 +198,7 @@ pub async fn run<B: Backend>(
             return Outcome::Completed {
                 messages: conversation.split_off(history_len),
                 summary: Summary {
-                    model: agent.model,
+                    model,
                     steps: step_number,
                     usage,
                 },
@@ -159,11 +216,24 @@ pub async fn run<B: Backend>(
                 return Outcome::Disconnected;
             }
         }
-        let runs = result
-            .calls
-            .iter()
-            .map(|call| run_tool(backend, agent, call));
+        let runs = result.calls.iter().map(|call| async {
+            let started = backend.now_ms();
+            let outcome = run_tool(backend, &tools, call).await;
+            (outcome, backend.now_ms() - started)
+        });
         let outcomes = futures_util::future::join_all(runs).await;
+        let outcomes: Vec<Result<Value, String>> = outcomes
+            .into_iter()
+            .zip(&result.calls)
+            .map(|((outcome, ms), call)| {
+                sink.trace.tools.push(ToolTrace {
+                    name: call.call.name.clone(),
+                    ok: outcome.is_ok(),
+                    ms,
+                });
+                outcome
+            })
+            .collect();
         let calls: Vec<ToolCall> = result.calls.into_iter().map(|c| c.call).collect();
         conversation.push(Message::tool_calls(result.text, calls.clone()));
         for (call, outcome) in calls.iter().zip(outcomes) {
@@ -222,12 +292,12 @@ fn fail(sink: &mut impl Sink, code: &'static str, message: &str) -> Outcome {
 /// Checks a call and runs it within its time limit. Every failure is a message for the model.
 async fn run_tool<B: Backend>(
     backend: &B,
-    agent: &'static AgentSpec,
+    tools: &[&'static ToolSpec],
     call: &AssembledCall,
 ) -> Result<Value, String> {
     let name = &call.call.name;
-    let Some(tool) = agent.tool(name) else {
-        let known: Vec<&str> = agent.tools.iter().map(|t| t.name).collect();
+    let Some(tool) = tools.iter().copied().find(|t| t.name == name) else {
+        let known: Vec<&str> = tools.iter().map(|t| t.name).collect();
         return Err(format!(
             "there is no tool named `{name}`; the tools are: {}",
             known.join(", ")
@@ -278,6 +348,7 @@ mod tests {
         temperature: None,
         max_steps: 3,
         tools: &TOOLS,
+        policy: crate::policy::Policy::NONE,
     };
 
     /// A platform double: model answers are given as server-sent event text, one per call;
@@ -324,6 +395,9 @@ mod tests {
             }
         }
         fn log(&self, _line: &str) {}
+        fn now_ms(&self) -> f64 {
+            0.0
+        }
     }
 
     /// Gives other futures a turn, waking itself so the executor polls again.
@@ -368,6 +442,8 @@ mod tests {
         fake.answers.borrow_mut().extend(answers.iter().cloned());
         let input = TurnInput {
             agent: &AGENT,
+            model: AGENT.model,
+            tools: AGENT.tools.iter().collect(),
             system: "Be brief.",
             history: vec![],
             user_message: "Weather?".into(),
@@ -379,7 +455,9 @@ mod tests {
             frames.push(frame);
             true
         });
-        let outcome = futures_executor::block_on(run(fake, input, first, &mut sink));
+        let mut trace = Trace::default();
+        let outcome = futures_executor::block_on(run(fake, input, first, &mut sink, &mut trace));
+        assert_eq!(trace.steps, fake.model_inputs.borrow().len() as u32);
         // The platform sends `done` once the messages are stored.
         if let Outcome::Completed { summary, .. } = &outcome {
             frames.push(crate::sse::done(summary));

@@ -63,6 +63,19 @@ pub fn worker_dir() -> &'static Path {
     })
 }
 
+/// API keys the test agents with `auth` accept: the stack's `POLICY_API_KEYS` secret holds their
+/// SHA-256 digests (never the keys).
+pub const TEST_API_KEYS: [&str; 2] = ["agc_test_key_alice", "agc_test_key_bob"];
+
+/// The Worker secrets of the test stack, as `.dev.vars` would give them.
+pub fn test_secrets() -> Vec<(String, String)> {
+    let digests: Vec<String> = TEST_API_KEYS
+        .iter()
+        .map(|key| agentc::keys::digest_hex(key))
+        .collect();
+    vec![("POLICY_API_KEYS".to_owned(), digests.join("\n"))]
+}
+
 /// A free port on the loopback interface.
 pub fn free_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -104,6 +117,9 @@ impl Stack {
             listen: free_addr(),
             localai: localai.address(),
             outbound: Some(fixture.addr),
+            secrets: test_secrets(),
+            cache: Some(agentc::devcache::start().expect("the local cache starts")),
+            log_copy: Some(state.path().join("workerd.log")),
         };
         let config_path = state.path().join("workerd.capnp");
         let mut stack = Stack {
@@ -135,6 +151,34 @@ impl Stack {
     /// The process id of workerd, for measurements.
     pub fn workerd_pid(&self) -> Option<u32> {
         self.workerd.as_ref().map(|w| w.child.id())
+    }
+
+    /// The lines the Worker has logged so far (`console.log`), oldest first.
+    pub fn worker_log(&self) -> Vec<String> {
+        let path = self.cfg.log_copy.as_ref().expect("the stack keeps a log");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The Worker's per-turn log lines, as JSON, once there are at least `count` of them
+    /// (waiting at most [`EVENT_TIMEOUT`] for them to be written).
+    pub async fn turn_logs(&self, count: usize) -> Vec<Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let turns: Vec<Value> = self
+                .worker_log()
+                .iter()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|value| value["event"] == "agentc.turn")
+                .collect();
+            if turns.len() >= count || started.elapsed() > EVENT_TIMEOUT {
+                return turns;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops workerd and starts it again on the same storage, as after a crash or redeploy.

@@ -45,6 +45,16 @@ impl Backend for WorkerBackend {
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
     }
+
+    fn now_ms(&self) -> f64 {
+        now_ms()
+    }
+}
+
+/// Milliseconds since the Unix epoch. The platform advances it only across I/O, which is what
+/// latencies are made of.
+pub fn now_ms() -> f64 {
+    Date::now()
 }
 
 /// The current time as RFC 3339 UTC.

@@ -1,12 +1,31 @@
-//! The Worker's fetch handler: routes public requests and hands each session's work to its
-//! Durable Object.
+//! The Worker's fetch handler: admits public requests (CORS, API keys, input limits, rate
+//! limits), routes each message to a model, and hands each session's work to its Durable Object.
+//!
+//! The order of checks for a message: the agent (404), its API key (401), the body's size
+//! (413), the body itself (400), the message's length (413), then the caller's rate limit
+//! (429). A request refused at any step is not counted by the rate limit of a later one, and no
+//! model is called for it. Every response of an agent with a CORS policy carries its CORS
+//! headers, errors included.
 
+use super::limiter;
 use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError, Route};
+use crate::auth::{self, Digest32};
+use crate::cors;
 use crate::history;
+use crate::limits;
 use crate::openai;
+use crate::policy::RateKey;
+use crate::ratelimit;
+use crate::routing;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
+
+/// The header a client's address arrives in on Cloudflare.
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+
+/// Headers to add to the response, gathered while a request is admitted.
+type Extra = Vec<(&'static str, String)>;
 
 /// Answers one public request. Every failure becomes a JSON error with its status.
 pub async fn handle(
@@ -14,9 +33,70 @@ pub async fn handle(
     env: Env,
     agents: &'static [AgentSpec],
 ) -> worker::Result<Response> {
-    match route(&mut req, &env, agents).await {
-        Ok(response) => Ok(response),
-        Err(err) => error_response(&err),
+    let origin = header(req.headers(), "origin");
+    if req.method() == Method::Options {
+        if let Some(response) = preflight(agents, &req.path(), origin.as_deref())? {
+            return Ok(response);
+        }
+    }
+    let mut agent = None;
+    let mut extra = Extra::new();
+    let response = match route(&mut req, &env, agents, &mut agent, &mut extra).await {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status == 401 {
+                extra.push(("www-authenticate", "Bearer".to_owned()));
+            }
+            error_response(&err)?
+        }
+    };
+    // The agent named by the path decides even when the request failed before it was looked
+    // at (a method it does not allow); otherwise any agent's policy that allows the origin.
+    let agent = agent.or_else(|| path_agent(agents, &req.path()));
+    let policy = match agent {
+        Some(agent) => agent.policy.cors.as_ref(),
+        None => cors::pick(
+            agents.iter().filter_map(|a| a.policy.cors.as_ref()),
+            origin.as_deref(),
+        ),
+    };
+    if let Some(policy) = policy {
+        extra.extend(cors::response_headers(policy, origin.as_deref()));
+    }
+    with_headers(response, &extra)
+}
+
+/// The answer to a CORS preflight (`OPTIONS`), when the path's agent has a CORS policy (any
+/// agent's, for the OpenAI endpoint). `None`: the request goes on to ordinary routing (a 405
+/// or 404).
+fn preflight(
+    agents: &'static [AgentSpec],
+    path: &str,
+    origin: Option<&str>,
+) -> worker::Result<Option<Response>> {
+    let policy = if path == "/v1/chat/completions" {
+        cors::pick(agents.iter().filter_map(|a| a.policy.cors.as_ref()), origin)
+    } else {
+        path_agent(agents, path).and_then(|a| a.policy.cors.as_ref())
+    };
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let headers = Headers::new();
+    for (name, value) in cors::preflight_headers(policy, origin) {
+        headers.set(name, &value)?;
+    }
+    Ok(Some(
+        Response::empty()?.with_status(204).with_headers(headers),
+    ))
+}
+
+/// The agent of an `/agents/{agent}/...` path.
+fn path_agent(agents: &'static [AgentSpec], path: &str) -> Option<&'static AgentSpec> {
+    let mut parts = path.strip_prefix('/').unwrap_or(path).split('/');
+    match (parts.next(), parts.next()) {
+        (Some("agents"), Some(name)) => agent::find(agents, name),
+        _ => None,
     }
 }
 
@@ -24,22 +104,39 @@ async fn route(
     req: &mut Request,
     env: &Env,
     agents: &'static [AgentSpec],
+    known: &mut Option<&'static AgentSpec>,
+    extra: &mut Extra,
 ) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     match api::route(method.as_ref(), &path)? {
         Route::Chat { agent } => {
             let agent = find(agents, agent)?;
-            let body = read_body(req).await?;
+            *known = Some(agent);
+            let key = authenticate(env, agent, req.headers())?;
+            let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
             let chat = api::parse_chat_request(&body)?;
-            let url = format!(
-                "https://session/turn?agent={}&session_id={}",
-                agent.name, chat.session_id
-            );
+            limits::check_message(&chat.message, &agent.policy.limits)?;
+            let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
+            let limiter = rate_limit(
+                env,
+                agent,
+                key,
+                req.headers(),
+                Some(&chat.session_id),
+                extra,
+            )
+            .await?;
+            let url = session_url("turn", agent, &chat.session_id, rule, limiter.as_deref());
             forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
         }
         Route::ChatCompletions => {
-            let body = read_body(req).await?;
+            let cap = agents
+                .iter()
+                .map(|a| a.policy.limits.max_body_bytes)
+                .max()
+                .unwrap_or(crate::policy::Limits::DEFAULT.max_body_bytes);
+            let body = read_body(req, cap).await?;
             let ask = openai::parse(&body)?;
             let agent = agent::find(agents, &ask.agent).ok_or_else(|| {
                 ApiError::new(
@@ -48,15 +145,22 @@ async fn route(
                     format!("no agent named `{}`", ask.agent),
                 )
             })?;
-            let session = req.headers().get(openai::SESSION_HEADER).ok().flatten();
+            *known = Some(agent);
+            let key = authenticate(env, agent, req.headers())?;
+            limits::check_body(&body, &agent.policy.limits)?;
+            limits::check_message(&ask.message, &agent.policy.limits)?;
+            let rule = routing::choose(agent, &ask.message, &lookup(req.headers()));
+            let session = header(req.headers(), openai::SESSION_HEADER);
+            if let Some(session_id) = &session {
+                api::validate_session_id(session_id)?;
+            }
+            let limiter =
+                rate_limit(env, agent, key, req.headers(), session.as_deref(), extra).await?;
             match session {
                 // A named session keeps its history in its Durable Object.
                 Some(session_id) => {
-                    api::validate_session_id(&session_id)?;
-                    let url = format!(
-                        "https://session/completions?agent={}&session_id={session_id}",
-                        agent.name
-                    );
+                    let url =
+                        session_url("completions", agent, &session_id, rule, limiter.as_deref());
                     forward(env, agent, &session_id, Method::Post, &url, Some(body)).await
                 }
                 // Without one, the request carries its history and nothing is stored.
@@ -74,6 +178,8 @@ async fn route(
                         session_id: None,
                         history,
                         message: ask.message,
+                        route: rule,
+                        limiter,
                     };
                     respond::respond(env.clone(), request, format, None).await
                 }
@@ -81,11 +187,15 @@ async fn route(
         }
         Route::GetSession { agent, session_id } => {
             let agent = find(agents, agent)?;
+            *known = Some(agent);
+            authenticate(env, agent, req.headers())?;
             let url = format!("https://session/history?session_id={session_id}");
             forward(env, agent, session_id, Method::Get, &url, None).await
         }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
+            *known = Some(agent);
+            authenticate(env, agent, req.headers())?;
             forward(
                 env,
                 agent,
@@ -99,13 +209,138 @@ async fn route(
     }
 }
 
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
-    req.bytes().await.map_err(|err| {
+/// The URL of a turn in a session object, with what the Worker decided for it.
+fn session_url(
+    operation: &str,
+    agent: &AgentSpec,
+    session_id: &str,
+    rule: Option<usize>,
+    limiter: Option<&str>,
+) -> String {
+    let mut url = url::Url::parse("https://session/").expect("a valid base URL");
+    url.set_path(operation);
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("agent", agent.name);
+        query.append_pair("session_id", session_id);
+        query.append_pair("route", &routing::label(rule));
+        if let Some(limiter) = limiter {
+            query.append_pair("limiter", limiter);
+        }
+    }
+    url.into()
+}
+
+/// Checks the request's API key when the agent requires one; returns the key's digest.
+/// Whatever is wrong (no key, a malformed one, a wrong one, the secret missing) the answer is
+/// the same 401. The key is never logged.
+fn authenticate(
+    env: &Env,
+    agent: &AgentSpec,
+    headers: &Headers,
+) -> Result<Option<Digest32>, ApiError> {
+    let Some(policy) = agent.policy.auth else {
+        return Ok(None);
+    };
+    let authorization = header(headers, "authorization");
+    let api_key = header(headers, auth::API_KEY_HEADER);
+    let presented = auth::presented_key(authorization.as_deref(), api_key.as_deref());
+    let accepted = match env.secret(policy.api_keys_secret) {
+        Ok(secret) => auth::parse_digests(&secret.to_string()).0,
+        Err(_) => {
+            worker::console_error!(
+                "agentc: the secret {} is not set, so the agent {} refuses every request \
+                 (wrangler secret put {}; locally, .dev.vars)",
+                policy.api_keys_secret,
+                agent.name,
+                policy.api_keys_secret
+            );
+            Vec::new()
+        }
+    };
+    auth::check(presented, &accepted).map(Some)
+}
+
+/// Counts the request against the caller's rate limit; returns the limiter object's name (it
+/// hears the turn's token usage) and adds the `x-ratelimit-*` headers. Over the limit: 429 with
+/// `Retry-After`.
+async fn rate_limit(
+    env: &Env,
+    agent: &AgentSpec,
+    key: Option<Digest32>,
+    headers: &Headers,
+    session: Option<&str>,
+    extra: &mut Extra,
+) -> Result<Option<String>, ApiError> {
+    let Some(policy) = agent.policy.rate_limit else {
+        return Ok(None);
+    };
+    let ip = || {
+        let ip = header(headers, CLIENT_IP_HEADER).unwrap_or_else(|| "unknown".to_owned());
+        (RateKey::Ip, ip)
+    };
+    // A per-key limit without a key (no auth) and a per-session limit of a stateless request
+    // count the client's address instead.
+    let (per, caller) = match (policy.per, key, session) {
+        (RateKey::ApiKey, Some(digest), _) => (RateKey::ApiKey, auth::key_id(&digest)),
+        (RateKey::Session, _, Some(session)) => (RateKey::Session, session.to_owned()),
+        _ => ip(),
+    };
+    let name = ratelimit::object_name(agent.name, per.as_str(), &caller);
+    let verdict = limiter::hit(env, &name, &policy).await?;
+    extra.push(("x-ratelimit-limit", verdict.limit.to_string()));
+    extra.push(("x-ratelimit-remaining", verdict.remaining.to_string()));
+    if verdict.allowed {
+        return Ok(Some(name));
+    }
+    extra.push(("retry-after", verdict.retry_after.to_string()));
+    Err(if verdict.budget_exhausted {
+        ApiError::new(
+            429,
+            "token_budget_exceeded",
+            format!(
+                "the token budget of {} per {} s is used up; retry in {} s",
+                policy.token_budget.unwrap_or_default(),
+                policy.window_secs,
+                verdict.retry_after
+            ),
+        )
+    } else {
+        ApiError::new(
+            429,
+            "rate_limited",
+            format!(
+                "too many requests: the limit is {} per {} s; retry in {} s",
+                policy.limit, policy.window_secs, verdict.retry_after
+            ),
+        )
+    })
+}
+
+/// A request header's value.
+fn header(headers: &Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
+}
+
+/// Looks request headers up by lowercase name, for routing rules.
+fn lookup(headers: &Headers) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| header(headers, name)
+}
+
+/// Reads the body, refusing one larger than `cap` bytes (413): first by its declared length,
+/// before reading it, then by its real length.
+async fn read_body(req: &mut Request, cap: u32) -> Result<Vec<u8>, ApiError> {
+    limits::check_content_length(header(req.headers(), "content-length").as_deref(), cap)?;
+    let body = req.bytes().await.map_err(|err| {
         ApiError::bad_request(
             "invalid_body",
             format!("could not read the request body: {err}"),
         )
-    })
+    })?;
+    if body.len() as u64 > u64::from(cap) {
+        return Err(limits::body_too_large(cap));
+    }
+    Ok(body)
 }
 
 fn find(agents: &'static [AgentSpec], name: &str) -> Result<&'static AgentSpec, ApiError> {
@@ -137,6 +372,26 @@ async fn forward(
     }
     let request = Request::new_with_init(url, &init).map_err(platform)?;
     stub.fetch_with_request(request).await.map_err(platform)
+}
+
+/// A response with more headers. Responses from other objects have immutable headers, so the
+/// headers are copied into a new set.
+fn with_headers(response: Response, extra: &[(&'static str, String)]) -> worker::Result<Response> {
+    if extra.is_empty() {
+        return Ok(response);
+    }
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    for (name, value) in extra {
+        if *name == "vary" {
+            headers.append(name, value)?;
+        } else {
+            headers.set(name, value)?;
+        }
+    }
+    Ok(response.with_headers(headers))
 }
 
 /// The JSON error response of the public API.

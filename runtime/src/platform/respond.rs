@@ -1,17 +1,32 @@
 //! Runs a turn on Workers and answers it in the client's format: this API's event stream, or
 //! OpenAI chat completion chunks, or one OpenAI completion.
+//!
+//! Before anything streams, the turn either finds its answer in the response cache or starts
+//! a model: the routed model first, then each fallback, until one starts answering (a model
+//! that fails to start, with a capacity error, a 5xx or no answer in time, is skipped). When
+//! every model fails the client gets a 502 JSON error. The model that answered and the routing
+//! rule are response headers (`x-agentc-model`, `x-agentc-route`), and the model is in the
+//! `done` event. Each turn ends with one JSON log line (see [`crate::observe`]).
 
 use super::backend::{self, WorkerBackend};
-use crate::agent::AgentSpec;
+use super::{cache as cache_api, limiter};
+use crate::agent::{AgentSpec, ToolSpec};
 use crate::api::ApiError;
-use crate::history::Message;
+use crate::cache::{self, CachedAnswer};
+use crate::history::{Message, Role};
+use crate::observe::TurnLog;
 use crate::openai::{CollectSink, Completion, StreamSink};
-use crate::sse::{self, AgentSink};
+use crate::routing;
+use crate::sse::{self, AgentSink, Usage};
 use crate::tools::template;
-use crate::turn::{self, Backend, Outcome, Sink, TurnInput};
+use crate::turn::{self, Backend, Outcome, Sink, Summary, Trace, TurnEvent, TurnInput};
+use futures_util::future::{select, Either};
 use futures_util::lock::OwnedMutexGuard;
 use futures_util::StreamExt;
 use worker::{Env, Headers, Response, SqlStorage};
+
+/// How long a model may take to start answering before the next model of the chain is tried.
+pub const MODEL_START_TIMEOUT_MS: u32 = 60_000;
 
 /// How the client wants the answer.
 pub enum Format {
@@ -39,16 +54,42 @@ pub struct Request {
     /// Windowed history before this turn.
     pub history: Vec<Message>,
     pub message: String,
+    /// The routing rule the Worker chose, if one matched.
+    pub route: Option<usize>,
+    /// The caller's rate-limiter object, told the turn's token usage.
+    pub limiter: Option<String>,
 }
 
-/// Starts the turn's first model call (a failure there is a JSON error), then answers.
+/// Where the answer comes from.
+enum Source {
+    Model(backend::ModelBytes),
+    Cached(CachedAnswer),
+}
+
+/// What happens after the turn, whatever its format.
+struct After {
+    env: Env,
+    agent: &'static AgentSpec,
+    storage: Option<Storage>,
+    /// The cache entry's URL and TTL, on a miss of an agent with a cache.
+    cache_put: Option<(String, u64)>,
+    limiter: Option<String>,
+    log: TurnLog,
+    started: f64,
+}
+
+/// Starts the turn (a failure there is a JSON error), then answers.
 pub async fn respond(
     env: Env,
     request: Request,
     format: Format,
     storage: Option<Storage>,
 ) -> Result<Response, ApiError> {
+    let backend = WorkerBackend { env: env.clone() };
+    let started = backend.now_ms();
     let agent = request.agent;
+    let decision = routing::decision(agent, request.route);
+    let mut log = TurnLog::new(agent.name, request.session_id.as_deref(), decision.label());
     let context = serde_json::json!({
         "now": backend::now(),
         "agent": { "name": agent.name, "description": agent.description, "model": agent.model },
@@ -56,38 +97,101 @@ pub async fn respond(
     });
     let system = template::render(agent.system, &context)
         .map_err(|err| ApiError::internal(format!("rendering the system prompt failed: {err}")))?;
-    let backend = WorkerBackend { env };
-    let input = TurnInput {
-        agent,
-        system: &system,
-        history: request.history,
-        user_message: request.message,
+
+    let cache_url = agent.policy.cache.map(|policy| {
+        let url = cache::key_url(
+            agent,
+            decision.model,
+            &system,
+            &request.history,
+            &request.message,
+            &decision.tools,
+        );
+        (url, policy.ttl_secs)
+    });
+    let hit = match &cache_url {
+        Some((url, _)) => cache_api::get(url)
+            .await
+            .and_then(|answer| Some((answer.known_model(agent)?, answer))),
+        None => None,
     };
-    let first = backend
-        .call_model(agent.model, &input.first_inputs())
-        .await
-        .map_err(|err| ApiError::model_failed(format!("{}: {err}", agent.model)))?;
-    let (history, message) = (input.history, input.user_message);
+    log.cache = match (&cache_url, &hit) {
+        (None, _) => "off",
+        (Some(_), Some(_)) => "hit",
+        (Some(_), None) => "miss",
+    };
+    let (model, source) = match hit {
+        Some((model, answer)) => (model, Source::Cached(answer)),
+        None => {
+            let input = TurnInput {
+                agent,
+                model: decision.model,
+                tools: decision.tools.clone(),
+                system: &system,
+                history: request.history.clone(),
+                user_message: request.message.clone(),
+            };
+            let chain = decision.chain(agent);
+            match start(&backend, &chain, &input.first_inputs(), &mut log).await {
+                Ok((model, bytes)) => (model, Source::Model(bytes)),
+                Err(err) => {
+                    log.error = Some(err.code);
+                    log.total_ms = (backend.now_ms() - started).max(0.0) as u64;
+                    emit(&env, &log);
+                    return Err(err);
+                }
+            }
+        }
+    };
+    log.model = Some(model);
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| {
+        headers
+            .set(k, v)
+            .map_err(|err| ApiError::internal(err.to_string()))
+    };
+    set("x-agentc-model", model)?;
+    set("x-agentc-route", &decision.label())?;
+    if cache_url.is_some() {
+        set("x-agentc-cache", log.cache)?;
+    }
+    let cache_put = match (&source, cache_url) {
+        (Source::Model(_), Some(entry)) => Some(entry),
+        _ => None,
+    };
+    let after = After {
+        env,
+        agent,
+        storage,
+        cache_put,
+        limiter: request.limiter,
+        log,
+        started,
+    };
+    let tools = decision.tools;
+    let (history, message) = (request.history, request.message);
 
     if let Format::Completion(completion) = &format {
-        let input = TurnInput {
-            agent,
-            system: &system,
-            history,
-            user_message: message,
-        };
-        let mut sink = CollectSink::default();
-        return match turn::run(&backend, input, first, &mut sink).await {
+        let mut sink = Recorder::new(CollectSink::default(), after.cache_put.is_some());
+        let outcome = run(
+            &backend, agent, model, tools, &system, history, message, source, &mut sink,
+        )
+        .await;
+        let (outcome, trace) = outcome;
+        let deltas = sink.deltas.take();
+        let collected = sink.inner;
+        return match outcome {
             Outcome::Completed { messages, summary } => {
-                if let Some(storage) = &storage {
-                    (storage.store)(&storage.sql, &messages)?;
-                }
-                json_response(&completion.whole(&sink.answer, &summary))
+                after.complete(&messages, &summary, deltas, &trace).await?;
+                let response = json_response(&completion.whole(&collected.answer, &summary))?;
+                let merged = merge(&headers, &response);
+                Ok(response.with_headers(merged))
             }
-            _ => {
-                let (code, message) = sink
+            outcome => {
+                let (code, message) = collected
                     .error
                     .unwrap_or(("model_error", "the turn failed".into()));
+                after.fail(&outcome, &trace);
                 Err(ApiError::new(502, code, message))
             }
         };
@@ -95,67 +199,223 @@ pub async fn respond(
 
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
     worker::wasm_bindgen_futures::spawn_local(async move {
-        // The session's lock is held until the turn's messages are stored.
-        let storage = storage;
-        let input = TurnInput {
-            agent,
-            system: &system,
-            history,
-            user_message: message,
+        let after = after;
+        let send = {
+            let frames = frames.clone();
+            move |frame: String| frames.unbounded_send(frame).is_ok()
         };
-        let send = |frame: String| frames.unbounded_send(frame).is_ok();
-        let (outcome, mut send) = match &format {
+        let mut sink: Box<dyn Sink> = match &format {
             Format::CompletionChunks(completion) => {
                 if !send(completion.start()) {
                     return;
                 }
-                let mut sink = StreamSink { completion, send };
-                let outcome = turn::run(&backend, input, first, &mut sink).await;
-                (outcome, sink.send)
+                Box::new(StreamSink { completion, send })
             }
-            _ => {
-                let mut sink = AgentSink(send);
-                let outcome = turn::run(&backend, input, first, &mut sink).await;
-                (outcome, sink.0)
-            }
+            _ => Box::new(AgentSink(send)),
         };
+        let mut recorder = Recorder::new(&mut *sink, after.cache_put.is_some());
+        let (outcome, trace) = run(
+            &backend,
+            agent,
+            model,
+            tools,
+            &system,
+            history,
+            message,
+            source,
+            &mut recorder,
+        )
+        .await;
+        let deltas = recorder.deltas.take();
         let Outcome::Completed { messages, summary } = outcome else {
+            after.fail(&outcome, &trace);
             return;
         };
-        if let Some(storage) = &storage {
-            if let Err(err) = (storage.store)(&storage.sql, &messages) {
-                let error = turn::TurnEvent::Error {
-                    code: "storage_error",
-                    message: &err.message,
-                };
-                match &format {
-                    Format::CompletionChunks(completion) => StreamSink {
-                        completion,
-                        send: &mut send,
-                    }
-                    .event(error),
-                    _ => AgentSink(&mut send).event(error),
-                };
-                return;
-            }
+        if let Err(err) = after.complete(&messages, &summary, deltas, &trace).await {
+            sink.event(TurnEvent::Error {
+                code: "storage_error",
+                message: &err.message,
+            });
+            return;
         }
-        match &format {
-            Format::CompletionChunks(completion) => send(completion.finish(&summary)),
-            _ => send(sse::done(&summary)),
+        let done = match &format {
+            Format::CompletionChunks(completion) => completion.finish(&summary),
+            _ => sse::done(&summary),
         };
+        let _ = frames.unbounded_send(done);
     });
     let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
-    let headers = Headers::new();
-    let set = |k: &str, v: &str| {
-        headers
-            .set(k, v)
-            .map_err(|err| ApiError::internal(err.to_string()))
-    };
     set("content-type", sse::CONTENT_TYPE)?;
     set("cache-control", "no-cache")?;
     Ok(Response::from_stream(body)
         .map_err(|err| ApiError::internal(err.to_string()))?
         .with_headers(headers))
+}
+
+/// Starts the first model of `chain` that starts answering.
+async fn start(
+    backend: &WorkerBackend,
+    chain: &[&'static str],
+    inputs: &str,
+    log: &mut TurnLog,
+) -> Result<(&'static str, backend::ModelBytes), ApiError> {
+    let mut errors = Vec::new();
+    for &model in chain {
+        let call = std::pin::pin!(backend.call_model(model, inputs));
+        let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
+        let error = match select(call, timeout).await {
+            Either::Left((Ok(bytes), _)) => return Ok((model, bytes)),
+            Either::Left((Err(err), _)) => format!("{model}: {err}"),
+            Either::Right(((), _)) => format!(
+                "{model}: no answer within {} s",
+                MODEL_START_TIMEOUT_MS / 1000
+            ),
+        };
+        log.failed_models.push(model);
+        errors.push(error);
+    }
+    Err(ApiError::model_failed(errors.join("; ")))
+}
+
+/// Runs the turn from the model's stream, or replays a cached answer.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    backend: &WorkerBackend,
+    agent: &'static AgentSpec,
+    model: &'static str,
+    tools: Vec<&'static ToolSpec>,
+    system: &str,
+    history: Vec<Message>,
+    message: String,
+    source: Source,
+    sink: &mut impl Sink,
+) -> (Outcome, Trace) {
+    let mut trace = Trace::default();
+    let outcome = match source {
+        Source::Model(first) => {
+            let input = TurnInput {
+                agent,
+                model,
+                tools,
+                system,
+                history,
+                user_message: message,
+            };
+            turn::run(backend, input, first, sink, &mut trace).await
+        }
+        Source::Cached(answer) => {
+            for delta in &answer.deltas {
+                if trace.first_delta_ms.is_none() {
+                    trace.first_delta_ms = Some(backend.now_ms());
+                }
+                if !sink.event(TurnEvent::Delta(delta)) {
+                    return (Outcome::Disconnected, trace);
+                }
+            }
+            Outcome::Completed {
+                messages: vec![
+                    Message::new(Role::User, message),
+                    Message::new(Role::Assistant, answer.text()),
+                ],
+                summary: Summary {
+                    model,
+                    steps: 0,
+                    usage: Usage::default(),
+                },
+            }
+        }
+    };
+    (outcome, trace)
+}
+
+impl After {
+    /// Stores a completed turn, caches its answer when it may be, reports its token usage and
+    /// logs it. The client hears `done` only after this.
+    async fn complete(
+        mut self,
+        messages: &[Message],
+        summary: &Summary,
+        deltas: Option<Vec<String>>,
+        trace: &Trace,
+    ) -> Result<(), ApiError> {
+        if let Some(storage) = &self.storage {
+            if let Err(err) = (storage.store)(&storage.sql, messages) {
+                self.log.error = Some("storage_error");
+                self.finish(trace);
+                return Err(err);
+            }
+        }
+        if let (Some((url, ttl)), Some(deltas)) = (&self.cache_put, deltas) {
+            if summary.steps == 1 && cache::cacheable(messages) {
+                let answer = CachedAnswer {
+                    model: summary.model.to_owned(),
+                    deltas,
+                };
+                cache_api::put(url, &answer, *ttl).await;
+            }
+        }
+        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
+            let tokens = summary.usage.prompt_tokens + summary.usage.completion_tokens;
+            limiter::report_usage(&self.env, name, &policy, tokens).await;
+        }
+        self.finish(trace);
+        Ok(())
+    }
+
+    fn fail(mut self, outcome: &Outcome, trace: &Trace) {
+        self.log.error = Some(match outcome {
+            Outcome::Failed { code } => *code,
+            Outcome::Disconnected => "disconnected",
+            Outcome::Completed { .. } => "none",
+        });
+        self.finish(trace);
+    }
+
+    fn finish(&mut self, trace: &Trace) {
+        self.log.record(trace, self.started);
+        self.log.total_ms = (backend::now_ms() - self.started).max(0.0).round() as u64;
+        emit(&self.env, &self.log);
+    }
+}
+
+/// Writes the turn's log line, and its data point when the Worker has an Analytics Engine
+/// binding named [`super::ANALYTICS_BINDING`].
+fn emit(env: &Env, log: &TurnLog) {
+    worker::console_log!("{}", log.to_line());
+    super::analytics::write(env, log);
+}
+
+/// Passes events on, keeping the deltas when asked to (for the cache).
+struct Recorder<S> {
+    inner: S,
+    deltas: Option<Vec<String>>,
+}
+
+impl<S> Recorder<S> {
+    fn new(inner: S, record: bool) -> Self {
+        Recorder {
+            inner,
+            deltas: record.then(Vec::new),
+        }
+    }
+}
+
+impl<S: Sink> Sink for Recorder<S> {
+    fn event(&mut self, event: TurnEvent<'_>) -> bool {
+        if let (TurnEvent::Delta(text), Some(deltas)) = (&event, &mut self.deltas) {
+            deltas.push((*text).to_owned());
+        }
+        self.inner.event(event)
+    }
+}
+
+/// The headers of `response` with `extra` added.
+fn merge(extra: &Headers, response: &Response) -> Headers {
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries().chain(extra.entries()) {
+        let _ = headers.set(&name, &value);
+    }
+    headers
 }
 
 /// A JSON response with status 200.

@@ -5,13 +5,16 @@
 //! an async lock from the moment a turn reads history until it has stored its messages.
 
 use super::http::error_response;
+use super::limiter::{self, Limiter};
 use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
+use crate::routing;
 use futures_util::lock::Mutex;
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::sync::Arc;
 use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
@@ -28,9 +31,17 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
     sql: SqlStorage,
+    /// When this object is a caller's rate limiter: its counters, loaded on first use.
+    limiter: RefCell<Option<Limiter>>,
     env: Env,
     agents: &'static [AgentSpec],
     turn_lock: Arc<Mutex<()>>,
+}
+
+/// What the Worker decided for a turn before forwarding it.
+struct Admitted {
+    route: Option<usize>,
+    limiter: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +61,7 @@ impl SessionObject {
         }
         SessionObject {
             sql,
+            limiter: RefCell::new(None),
             env,
             agents,
             turn_lock: Arc::new(Mutex::new(())),
@@ -59,6 +71,12 @@ impl SessionObject {
     /// Serves the requests the Worker forwards to this session.
     pub async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let url = req.url()?;
+        if url.path().starts_with(limiter::PATH_PREFIX) {
+            // No `await` from here to the answer: concurrent requests are counted exactly.
+            let mut limiter = self.limiter.borrow_mut();
+            let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
+            return limiter.serve(&url);
+        }
         let query = |key: &str| {
             url.query_pairs()
                 .find(|(k, _)| k == key)
@@ -69,10 +87,16 @@ impl SessionObject {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 let session_id = query("session_id").unwrap_or_default();
+                // What the Worker decided: the routing rule and the caller's rate limiter.
+                let admitted = |agent: &'static AgentSpec| Admitted {
+                    route: query("route").and_then(|r| routing::parse_label(agent, &r)),
+                    limiter: query("limiter"),
+                };
                 match agent {
                     Some(agent) if path == "/turn" => match api::parse_chat_request(&body) {
                         Ok(chat) => {
-                            self.turn(agent, session_id, chat.message, Format::Events)
+                            let admitted = admitted(agent);
+                            self.turn(agent, session_id, chat.message, Format::Events, admitted)
                                 .await
                         }
                         Err(err) => Err(err),
@@ -85,7 +109,9 @@ impl SessionObject {
                             } else {
                                 Format::Completion(completion)
                             };
-                            self.turn(agent, session_id, ask.message, format).await
+                            let admitted = admitted(agent);
+                            self.turn(agent, session_id, ask.message, format, admitted)
+                                .await
                         }
                         Err(err) => Err(err),
                     },
@@ -112,6 +138,7 @@ impl SessionObject {
         session_id: String,
         message: String,
         format: Format,
+        admitted: Admitted,
     ) -> Result<Response, ApiError> {
         let guard = self.turn_lock.clone().lock_owned().await;
         let transcript = self.load_window(agent.history_window)?;
@@ -121,6 +148,8 @@ impl SessionObject {
             session_id: Some(session_id),
             history,
             message,
+            route: admitted.route,
+            limiter: admitted.limiter,
         };
         let storage = respond::Storage {
             store,

@@ -1,0 +1,228 @@
+//! The `AgentSpec` data of each agent: what the runtime reads at run time.
+
+use super::names::{AgentPlan, AGENTS_MODULE};
+use crate::ir::{Agent, Builtin, Condition, HeaderTest, HttpTool, RateKey, Route, Tool, ToolKind};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// An `::agentc_runtime::AgentSpec` expression.
+pub fn agent_spec(agent: &Agent, plan: &AgentPlan) -> TokenStream {
+    let name = &agent.name;
+    let description = agent.description.as_deref().unwrap_or_default();
+    let model = &agent.model.id;
+    let system = &agent.system;
+    let window = agent.history.window;
+    let max_tokens = agent.model.max_tokens;
+    let max_steps = agent.max_steps;
+    let temperature = option(agent.model.temperature.map(|t| quote!(#t)));
+    let policy = policy(agent);
+    let tools = agent
+        .tools
+        .iter()
+        .zip(&plan.tools)
+        .map(|(tool, tool_plan)| tool_spec(agent, tool, plan, tool_plan.wrapper.as_deref()));
+    quote! {
+        ::agentc_runtime::AgentSpec {
+            name: #name,
+            description: #description,
+            model: #model,
+            system: #system,
+            history_window: #window,
+            max_tokens: #max_tokens,
+            temperature: #temperature,
+            max_steps: #max_steps,
+            tools: &[#(#tools),*],
+            policy: #policy,
+        }
+    }
+}
+
+/// An `::agentc_runtime::policy::Policy` expression: routing, fallbacks, cache, rate limit, auth,
+/// CORS and limits, each as the IR has it.
+fn policy(agent: &Agent) -> TokenStream {
+    let fallbacks = &agent.model.fallbacks;
+    let routes = agent.routes.iter().map(route);
+    let cache = option(agent.cache.map(|c| {
+        let ttl = c.ttl_secs;
+        quote!(::agentc_runtime::policy::CachePolicy { ttl_secs: #ttl })
+    }));
+    let rate_limit = option(agent.rate_limit.map(|r| {
+        let per = format_ident!(
+            "{}",
+            match r.per {
+                RateKey::ApiKey => "ApiKey",
+                RateKey::Ip => "Ip",
+                RateKey::Session => "Session",
+            }
+        );
+        let limit = r.limit;
+        let window = r.window_secs;
+        let budget = option(r.token_budget.map(|b| quote!(#b)));
+        quote! {
+            ::agentc_runtime::policy::RateLimitPolicy {
+                per: ::agentc_runtime::policy::RateKey::#per,
+                limit: #limit,
+                window_secs: #window,
+                token_budget: #budget,
+            }
+        }
+    }));
+    let auth = option(agent.auth.as_ref().map(|a| {
+        let secret = &a.api_keys_secret;
+        quote!(::agentc_runtime::policy::AuthPolicy { api_keys_secret: #secret })
+    }));
+    let cors = option(agent.cors.as_ref().map(|c| {
+        let origins = &c.allow_origins;
+        let credentials = c.allow_credentials;
+        let headers = &c.allow_headers;
+        let max_age = c.max_age_secs;
+        quote! {
+            ::agentc_runtime::policy::CorsPolicy {
+                allow_origins: &[#(#origins),*],
+                allow_credentials: #credentials,
+                allow_headers: &[#(#headers),*],
+                max_age_secs: #max_age,
+            }
+        }
+    }));
+    let max_input = agent.limits.max_input_chars;
+    let max_body = agent.limits.max_body_bytes;
+    quote! {
+        ::agentc_runtime::policy::Policy {
+            fallbacks: &[#(#fallbacks),*],
+            routes: &[#(#routes),*],
+            cache: #cache,
+            rate_limit: #rate_limit,
+            auth: #auth,
+            cors: #cors,
+            limits: ::agentc_runtime::policy::Limits {
+                max_input_chars: #max_input,
+                max_body_bytes: #max_body,
+            },
+        }
+    }
+}
+
+fn route(route: &Route) -> TokenStream {
+    let Condition {
+        max_chars,
+        min_chars,
+        matches,
+        needs_tools,
+        header,
+    } = &route.when;
+    let max_chars = option(max_chars.map(|n| quote!(#n)));
+    let min_chars = option(min_chars.map(|n| quote!(#n)));
+    let matches = option(matches.as_ref().map(|m| quote!(#m)));
+    let needs_tools = option(needs_tools.map(|b| quote!(#b)));
+    let header = option(header.as_ref().map(|h| {
+        let name = &h.name;
+        let test = match &h.test {
+            HeaderTest::Equals(value) => {
+                quote!(::agentc_runtime::policy::HeaderTest::Equals(#value))
+            }
+            HeaderTest::Matches(pattern) => {
+                quote!(::agentc_runtime::policy::HeaderTest::Matches(#pattern))
+            }
+        };
+        quote!(::agentc_runtime::policy::HeaderMatch { name: #name, test: #test })
+    }));
+    let model = option(route.model.as_ref().map(|m| quote!(#m)));
+    let tools = option(route.tools.as_ref().map(|t| quote!(&[#(#t),*])));
+    quote! {
+        ::agentc_runtime::policy::RouteRule {
+            when: ::agentc_runtime::policy::Condition {
+                max_chars: #max_chars,
+                min_chars: #min_chars,
+                matches: #matches,
+                needs_tools: #needs_tools,
+                header: #header,
+            },
+            model: #model,
+            tools: #tools,
+        }
+    }
+}
+
+/// `Some(value)` or `None`, fully qualified.
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn tool_spec(agent: &Agent, tool: &Tool, plan: &AgentPlan, wrapper: Option<&str>) -> TokenStream {
+    let name = &tool.name;
+    // One source for what the model is told and what the argument types are made from: the
+    // IR's parameters (the runtime's own for builtin tools).
+    let (description, parameters, kind) = match &tool.kind {
+        ToolKind::Builtin(builtin) => {
+            let runtime = runtime_builtin(*builtin);
+            let description = if tool.description.is_empty() {
+                runtime.description().to_owned()
+            } else {
+                tool.description.clone()
+            };
+            let variant = format_ident!("{}", format!("{runtime:?}"));
+            let kind = quote!(::agentc_runtime::agent::ToolKind::Builtin(
+                ::agentc_runtime::agent::Builtin::#variant
+            ));
+            (description, runtime.parameters().to_owned(), kind)
+        }
+        ToolKind::Http(http) => {
+            let kind = http_spec(http, &agent.secrets);
+            (tool.description.clone(), tool.parameters.to_string(), kind)
+        }
+        ToolKind::Rust { .. } => {
+            let agents = format_ident!("{AGENTS_MODULE}");
+            let module = format_ident!("{}", plan.module);
+            let wrapper = format_ident!("{}", wrapper.expect("every Rust tool has a wrapper"));
+            let kind = quote!(::agentc_runtime::agent::ToolKind::Rust(
+                ::agentc_runtime::agent::RustTool(crate::#agents::#module::#wrapper)
+            ));
+            (tool.description.clone(), tool.parameters.to_string(), kind)
+        }
+    };
+    quote! {
+        ::agentc_runtime::agent::ToolSpec {
+            name: #name,
+            description: #description,
+            parameters: #parameters,
+            kind: #kind,
+        }
+    }
+}
+
+fn http_spec(http: &HttpTool, secrets: &[String]) -> TokenStream {
+    let HttpTool {
+        method,
+        url,
+        headers,
+        body,
+        timeout_ms,
+        allow_hosts,
+        max_response_bytes,
+    } = http;
+    let headers = headers.iter().map(|(name, value)| quote!((#name, #value)));
+    let body = option(body.as_ref().map(|b| quote!(#b)));
+    quote! {
+        ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
+            method: #method,
+            url: #url,
+            headers: &[#(#headers),*],
+            body: #body,
+            timeout_ms: #timeout_ms,
+            allow_hosts: &[#(#allow_hosts),*],
+            max_response_bytes: #max_response_bytes,
+            secrets: &[#(#secrets),*],
+        })
+    }
+}
+
+fn runtime_builtin(builtin: Builtin) -> agentc_runtime::agent::Builtin {
+    match builtin {
+        Builtin::Clock => agentc_runtime::agent::Builtin::Clock,
+        Builtin::Calculator => agentc_runtime::agent::Builtin::Calculator,
+    }
+}

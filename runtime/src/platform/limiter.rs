@@ -1,0 +1,205 @@
+//! Rate limiters, one Durable Object per counted caller, and the Worker's calls to them.
+//!
+//! A limiter is an object of the session class under a name of its own (see
+//! [`crate::ratelimit::object_name`]): a second Durable Object class would cost the Worker a
+//! class of exports, a binding and a migration for the same storage and the same guarantees.
+//! The object keeps its caller's sliding-window log and token log in memory, mirrored row by
+//! row in its SQLite storage so they survive eviction and restarts. A request is counted with
+//! no `await` between reading the log and writing it, and a Durable Object runs one event at a
+//! time, so concurrent requests are counted exactly. The limit comes with every request, so a
+//! changed limit applies at once.
+
+use crate::api::ApiError;
+use crate::policy::RateLimitPolicy;
+use crate::ratelimit::{SlidingLog, TokenLog, Verdict};
+use serde::Deserialize;
+use std::cell::RefCell;
+use worker::{Date, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hits (t INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL)";
+
+/// The path prefix of limiter operations in a Durable Object.
+pub const PATH_PREFIX: &str = "/ratelimit/";
+
+/// One caller's counters.
+pub struct Limiter {
+    sql: SqlStorage,
+    hits: RefCell<SlidingLog>,
+    tokens: RefCell<TokenLog>,
+}
+
+#[derive(Deserialize)]
+struct Hit {
+    t: i64,
+}
+
+#[derive(Deserialize)]
+struct Used {
+    t: i64,
+    n: i64,
+}
+
+impl Limiter {
+    /// The counters kept in this object's storage.
+    pub fn open(sql: SqlStorage) -> Self {
+        if let Err(err) = sql.exec(SCHEMA, None) {
+            worker::console_error!("agentc: could not create the rate-limit tables: {err}");
+        }
+        let hits: Vec<Hit> = sql
+            .exec("SELECT t FROM hits ORDER BY t", None)
+            .and_then(|c| c.to_array())
+            .unwrap_or_default();
+        let used: Vec<Used> = sql
+            .exec("SELECT t, n FROM tokens ORDER BY t", None)
+            .and_then(|c| c.to_array())
+            .unwrap_or_default();
+        Limiter {
+            sql,
+            hits: RefCell::new(SlidingLog::from_hits(
+                hits.into_iter().map(|h| h.t as f64).collect(),
+            )),
+            tokens: RefCell::new(TokenLog::from_entries(
+                used.into_iter()
+                    .map(|u| (u.t as f64, u.n.max(0) as u64))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Serves `/ratelimit/hit` and `/ratelimit/usage`, synchronously.
+    pub fn serve(&self, url: &url::Url) -> worker::Result<Response> {
+        let param = |key: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        };
+        let window_ms = param("window_ms").unwrap_or(60_000) as f64;
+        let now = Date::now().as_millis() as f64;
+        match url.path().strip_prefix(PATH_PREFIX) {
+            Some("hit") => {
+                let limit = param("limit").unwrap_or(1) as u32;
+                let verdict = self.hit(now, limit, window_ms, param("budget"));
+                Response::from_json(&verdict)
+            }
+            Some("usage") => {
+                self.record_usage(now, param("tokens").unwrap_or(0), window_ms);
+                Ok(Response::empty()?.with_status(204))
+            }
+            _ => Response::error("no such rate-limit operation", 404),
+        }
+    }
+
+    /// Counts one request. Synchronous from reading the logs to writing them.
+    fn hit(&self, now: f64, limit: u32, window_ms: f64, budget: Option<u64>) -> Verdict {
+        let cutoff = (now - window_ms) as i64;
+        if let Some(budget) = budget {
+            let mut tokens = self.tokens.borrow_mut();
+            if tokens.prune(now, window_ms) > 0 {
+                self.write("DELETE FROM tokens WHERE t <= ?", vec![cutoff.into()]);
+            }
+            if let Some(retry_after) = tokens.check(now, budget, window_ms) {
+                let remaining = {
+                    let mut hits = self.hits.borrow_mut();
+                    hits.prune(now, window_ms);
+                    limit.saturating_sub(hits.len() as u32)
+                };
+                return Verdict {
+                    allowed: false,
+                    limit,
+                    remaining,
+                    retry_after,
+                    budget_exhausted: true,
+                };
+            }
+        }
+        let mut hits = self.hits.borrow_mut();
+        if hits.prune(now, window_ms) > 0 {
+            self.write("DELETE FROM hits WHERE t <= ?", vec![cutoff.into()]);
+        }
+        let verdict = hits.hit(now, limit, window_ms);
+        if verdict.allowed {
+            self.write(
+                "INSERT INTO hits (t) VALUES (?)",
+                vec![SqlStorageValue::from(now as i64)],
+            );
+        }
+        verdict
+    }
+
+    fn record_usage(&self, now: f64, tokens: u64, window_ms: f64) {
+        if tokens == 0 {
+            return;
+        }
+        let mut log = self.tokens.borrow_mut();
+        if log.prune(now, window_ms) > 0 {
+            let cutoff = (now - window_ms) as i64;
+            self.write("DELETE FROM tokens WHERE t <= ?", vec![cutoff.into()]);
+        }
+        log.add(now, tokens);
+        self.write(
+            "INSERT INTO tokens (t, n) VALUES (?, ?)",
+            vec![
+                (now as i64).into(),
+                (tokens.min(i64::MAX as u64) as i64).into(),
+            ],
+        );
+    }
+
+    fn write(&self, statement: &str, values: Vec<SqlStorageValue>) {
+        if let Err(err) = self.sql.exec(statement, values) {
+            worker::console_error!("agentc: rate-limit storage failed: {err}");
+        }
+    }
+}
+
+fn limiter_error(err: worker::Error) -> ApiError {
+    ApiError::internal(format!("the rate limiter is unavailable: {err}"))
+}
+
+async fn call(env: &Env, name: &str, url: &str) -> Result<Response, ApiError> {
+    let namespace = env
+        .durable_object(super::SESSIONS_BINDING)
+        .map_err(limiter_error)?;
+    let stub = namespace.get_by_name(name).map_err(limiter_error)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    let request = Request::new_with_init(url, &init).map_err(limiter_error)?;
+    stub.fetch_with_request(request)
+        .await
+        .map_err(limiter_error)
+}
+
+/// Counts one request of the caller whose limiter object is `name`.
+pub async fn hit(env: &Env, name: &str, policy: &RateLimitPolicy) -> Result<Verdict, ApiError> {
+    let mut url = format!(
+        "https://limiter/ratelimit/hit?limit={}&window_ms={}",
+        policy.limit,
+        policy.window_secs.saturating_mul(1000)
+    );
+    if let Some(budget) = policy.token_budget {
+        url.push_str(&format!("&budget={budget}"));
+    }
+    let mut response = call(env, name, &url).await?;
+    if response.status_code() != 200 {
+        return Err(ApiError::internal(format!(
+            "the rate limiter answered {}",
+            response.status_code()
+        )));
+    }
+    response.json().await.map_err(limiter_error)
+}
+
+/// Tells the caller's limiter object how many tokens a turn used (for the token budget).
+pub async fn report_usage(env: &Env, name: &str, policy: &RateLimitPolicy, tokens: u64) {
+    if policy.token_budget.is_none() || tokens == 0 {
+        return;
+    }
+    let url = format!(
+        "https://limiter/ratelimit/usage?tokens={tokens}&window_ms={}",
+        policy.window_secs.saturating_mul(1000)
+    );
+    if let Err(err) = call(env, name, &url).await {
+        worker::console_error!("agentc: could not record token usage: {}", err.message);
+    }
+}
