@@ -1,9 +1,10 @@
 //! `agentc build`: check, generate, write what changed, compile to wasm.
 
-use crate::codegen::{self, names, Layout};
+use crate::codegen::{self, Layout};
 use crate::emit::{self, Emitted};
-use crate::project::{self, Checked};
-use crate::rust_tool;
+use crate::embedded;
+use crate::pipeline;
+use crate::project::Checked;
 use crate::toolchain::{self, BuildTools};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,8 +21,6 @@ pub struct BuildOptions {
     pub crate_dir: PathBuf,
     /// Where `wrangler.toml` is written.
     pub wrangler_toml: PathBuf,
-    /// Where `node_modules/` with the pinned npm tools is.
-    pub tools_root: PathBuf,
     /// Generate only; do not compile.
     pub generate_only: bool,
 }
@@ -34,7 +33,6 @@ impl BuildOptions {
             agents_dir: root.join("agents"),
             crate_dir: root.join(".agentc/worker"),
             wrangler_toml: root.join("wrangler.toml"),
-            tools_root: root.to_path_buf(),
             generate_only: false,
         }
     }
@@ -78,45 +76,37 @@ pub enum BuildError {
     Compile(String),
 }
 
-/// The runtime crate this compiler was built with.
-pub fn runtime_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime")
-}
-
-/// Runs the whole pipeline.
+/// Runs the whole pipeline ([`pipeline::run`]), then writes and compiles. Everything that can
+/// fail without writing (the agent files, the Rust tools, `wrangler.toml`, the toolchain) is
+/// settled before the first file is written.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let paths = project::agent_files(&opts.agents_dir).map_err(|err| {
+    let root = std::fs::canonicalize(&opts.root)
+        .map_err(|err| BuildError::Io(format!("{}: {err}", opts.root.display())))?;
+    let input = pipeline::Input::project(&opts.root, &opts.agents_dir).map_err(|err| {
         BuildError::Io(format!("cannot list {}: {err}", opts.agents_dir.display()))
     })?;
-    let files = project::read_files(&paths, &opts.root).map_err(|d| BuildError::Io(d.message))?;
-    let mut checked = project::check_files(files);
-    let Some(project) = checked.project.clone().filter(|_| !checked.has_errors()) else {
-        return Err(BuildError::Invalid(Box::new(checked)));
-    };
-    if project.agents.is_empty() {
+    if input.files.is_empty() {
         return Err(BuildError::Io(format!(
             "no agent files (*.yaml) in {}",
             opts.agents_dir.display()
         )));
     }
-    let rust_problems = rust_tool::check(&project, &checked.files, &opts.root);
-    if !rust_problems.is_empty() {
-        checked.diagnostics.extend(rust_problems);
-        return Err(BuildError::Invalid(Box::new(checked)));
-    }
-    let runtime = std::fs::canonicalize(runtime_dir())
-        .map_err(|err| BuildError::Io(format!("cannot find the runtime crate: {err}")))?;
-    let root = std::fs::canonicalize(&opts.root)
-        .map_err(|err| BuildError::Io(format!("{}: {err}", opts.root.display())))?;
-    let crate_abs = make_dir(&opts.crate_dir)?;
-    let wrangler_dir = make_dir(opts.wrangler_toml.parent().unwrap_or(Path::new(".")))?;
+    let cache = toolchain::cache_dir();
+    let runtime = absolute(&cache.join(embedded::runtime_dir_name()));
+    let crate_abs = absolute(&opts.crate_dir);
+    let wrangler_dir = absolute(opts.wrangler_toml.parent().unwrap_or(Path::new(".")));
     let layout = Layout {
-        runtime_path: relative_path(&crate_abs, &runtime),
+        runtime_path: runtime_path(&crate_abs, &root, &runtime),
         project_path: relative_path(&crate_abs.join("src"), &root),
         main_path: relative_path(&wrangler_dir, &crate_abs.join("build/index.js")),
         worker_name: "agentc-agents".into(),
     };
-    let generated = codegen::generate(&project, &layout);
+    let output = pipeline::run(&input, Some(&layout)).map_err(|d| BuildError::Io(d.message))?;
+    let (Some(project), Some(generated)) = (output.checked.project.clone(), output.generated)
+    else {
+        return Err(BuildError::Invalid(Box::new(output.checked)));
+    };
+    let checked = output.checked;
     let wrangler_name = opts
         .wrangler_toml
         .file_name()
@@ -138,10 +128,24 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
                 error,
             },
         )?;
+    // A missing tool stops the build here, before anything is written.
+    let tools = if opts.generate_only {
+        None
+    } else {
+        Some(BuildTools::find(&root)?)
+    };
+    let runtime = embedded::runtime_crate(&cache).map_err(|err| {
+        BuildError::Io(format!(
+            "cannot write the runtime crate into {}: {err}",
+            cache.display()
+        ))
+    })?;
+    make_dir(&crate_abs)?;
+    make_dir(&wrangler_dir)?;
     let write_error =
         |err: std::io::Error| BuildError::Io(format!("writing generated files: {err}"));
     let mut emitted = emit::emit(&crate_abs, &generated.crate_files).map_err(write_error)?;
-    seed_lockfile(&crate_abs, &runtime).map_err(write_error)?;
+    seed_lockfile(&crate_abs).map_err(write_error)?;
     let wrangler = codegen::File {
         path: wrangler_name,
         contents: wrangler_toml,
@@ -156,11 +160,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         up_to_date: false,
         wasm: None,
     };
-    if opts.generate_only {
+    let Some(tools) = tools else {
         return Ok(report);
-    }
+    };
     let wasm = opts.output_dir().join("index_bg.wasm");
-    let tool_dirs = names::plan(&project)
+    let tool_dirs = project
+        .names()
         .rust_modules
         .children
         .keys()
@@ -171,9 +176,6 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         report.wasm = Some(wasm);
         return Ok(report);
     }
-    let tools_root =
-        std::fs::canonicalize(&opts.tools_root).unwrap_or_else(|_| opts.tools_root.clone());
-    let tools = BuildTools::find(&tools_root)?;
     let started = Instant::now();
     compile(&crate_abs, &tools)?;
     report.compile_time = Some(started.elapsed());
@@ -181,16 +183,46 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     Ok(report)
 }
 
-/// Gives a new generated crate the lockfile of the workspace agentc was built in, so the Worker
-/// is built with the dependency versions the runtime is tested with (and without asking the
-/// registry for the newest ones). Cargo drops what the crate does not use.
-fn seed_lockfile(crate_dir: &Path, runtime: &Path) -> std::io::Result<()> {
+/// How the generated crate refers to the runtime: relative when the cache is inside the project
+/// (then the project moves as a whole), else the cache's absolute path. Never a source checkout.
+fn runtime_path(crate_dir: &Path, root: &Path, runtime: &Path) -> String {
+    if runtime.starts_with(root) {
+        relative_path(crate_dir, runtime)
+    } else {
+        runtime.display().to_string()
+    }
+}
+
+/// Gives a new generated crate the lockfile agentc's workspace is tested with (embedded in
+/// agentc), so the Worker is built with the dependency versions the runtime is tested with (and
+/// without asking the registry for the newest ones). Cargo drops what the crate does not use.
+fn seed_lockfile(crate_dir: &Path) -> std::io::Result<()> {
     let lockfile = crate_dir.join("Cargo.lock");
-    let workspace_lock = runtime.join("../Cargo.lock");
-    if lockfile.exists() || !workspace_lock.is_file() {
+    if lockfile.exists() {
         return Ok(());
     }
-    std::fs::copy(workspace_lock, lockfile).map(drop)
+    std::fs::write(lockfile, embedded::CARGO_LOCK)
+}
+
+/// An absolute path for `path` without requiring it to exist: its longest existing ancestor
+/// canonicalised (symlinks resolved, as in the paths the build compares it with), the rest
+/// appended.
+pub fn absolute(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut base = path.as_path();
+    loop {
+        if let Ok(found) = std::fs::canonicalize(base) {
+            return rest.iter().rev().fold(found, |acc: PathBuf, part| acc.join(part));
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                base = parent;
+            }
+            _ => return path,
+        }
+    }
 }
 
 /// Whether the compiled Worker in `output_dir` is newer than everything it is built from: the
@@ -239,10 +271,9 @@ fn newest(path: &Path) -> Option<SystemTime> {
     Some(time)
 }
 
-/// Creates a directory if needed and returns its absolute path.
-fn make_dir(dir: &Path) -> Result<PathBuf, BuildError> {
+/// Creates a directory if needed.
+fn make_dir(dir: &Path) -> Result<(), BuildError> {
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::canonicalize(dir))
         .map_err(|err| BuildError::Io(format!("cannot create {}: {err}", dir.display())))
 }
 

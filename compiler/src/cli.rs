@@ -2,9 +2,9 @@
 //! input).
 
 use agentc::build::{self, BuildError, BuildOptions};
-use agentc::dev::{self, RuntimeConfig};
-use agentc::project::{self, Checked};
-use agentc::toolchain;
+use agentc::devserver::{DevOptions, DevServer, Model, Outbound};
+use agentc::pipeline;
+use agentc::project::Checked;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,10 +13,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// `agentc --version`: agentc's version and the runtime it carries.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (runtime agentc-runtime ",
+    env!("AGENTC_RUNTIME"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "agentc",
-    version,
+    version = VERSION,
     about = "Compile declarative AI agents into Cloudflare Workers"
 )]
 pub struct Args {
@@ -30,15 +38,38 @@ pub enum Command {
     Check {
         /// Agent files or directories (default: agents/).
         paths: Vec<PathBuf>,
-        /// `human` (rendered on stderr) or `json` (one JSON document on stdout, for CI and editors).
+        /// `human` (rendered on stderr), `json` (one JSON document on stdout, for CI and editors)
+        /// or `github` (GitHub Actions annotations on stdout).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Fail (exit 2) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
     },
-    /// Print the JSON Schema of agent files.
-    Schema,
+    /// Print the JSON Schema of agent files, or write it to a file.
+    Schema {
+        /// Write the schema here instead of printing it (e.g. schema/agent.schema.json).
+        #[arg(long, value_name = "PATH")]
+        write: Option<PathBuf>,
+    },
+    /// Create a project: agents/, wrangler.toml, .gitignore, .dev.vars.example, the schema, a CI
+    /// workflow and a README (exit 2, writing nothing, when files conflict).
+    Init {
+        /// The project directory (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// `basic`: the assistant agent; `full`: also an agent using every feature, commented.
+        #[arg(long, value_enum, default_value_t = TemplateArg::Basic)]
+        template: TemplateArg,
+    },
+    /// Install the pinned toolchain and the default model into the per-user cache (idempotent).
+    Setup {
+        /// Skip the model (agentc dev then needs --model or --script).
+        #[arg(long)]
+        no_model: bool,
+    },
+    /// Show each tool agentc uses, its version and path, and what is missing (exit 1 if any).
+    Doctor,
     /// Check, generate the Worker crate, compile it to wasm and write wrangler.toml.
     Build {
         /// The project root (holds agents/).
@@ -61,15 +92,12 @@ pub enum Command {
         /// Answer with a localai script of model replies instead of the local model.
         #[arg(long, conflicts_with = "model")]
         script: Option<PathBuf>,
-        /// The GGUF model localai runs (default: the one scripts/setup-model fetches).
+        /// The GGUF model localai runs (default: the one `agentc setup` fetches).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Let HTTP tools reach the internet instead of the fixtures in agents/fixtures/.
         #[arg(long)]
         online: bool,
-        /// The localai binary (default: next to agentc, then PATH).
-        #[arg(long)]
-        localai: Option<PathBuf>,
         /// Serve the last build instead of building first.
         #[arg(long)]
         no_build: bool,
@@ -96,6 +124,13 @@ pub enum KeyCommand {
 pub enum Format {
     Human,
     Json,
+    Github,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateArg {
+    Basic,
+    Full,
 }
 
 pub fn run(command: Command) -> ExitCode {
@@ -105,9 +140,49 @@ pub fn run(command: Command) -> ExitCode {
             format,
             deny_warnings,
         } => check(paths, format, deny_warnings),
-        Command::Schema => {
+        Command::Schema { write: None } => {
             print!("{}", agentc::schema::SCHEMA);
             ExitCode::SUCCESS
+        }
+        Command::Schema { write: Some(path) } => match agentc::init::write_schema(&path) {
+            Ok(()) => {
+                eprintln!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: cannot write {}: {err}", path.display());
+                ExitCode::from(1)
+            }
+        },
+        Command::Init { dir, template } => init(&dir, template),
+        Command::Setup { no_model } => {
+            let opts = agentc::setup::SetupOptions {
+                cache: agentc::toolchain::cache_dir(),
+                model: !no_model,
+            };
+            match agentc::setup::setup(&opts) {
+                Ok(()) => {
+                    eprintln!(
+                        "agentc's toolchain is ready in {} (`agentc doctor` lists it)",
+                        opts.cache.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Doctor => {
+            let findings = agentc::setup::doctor(Path::new("."));
+            print!("{}", agentc::setup::render_doctor(&findings));
+            if findings.iter().all(|f| f.found.is_ok()) {
+                ExitCode::SUCCESS
+            } else {
+                println!("run `agentc setup` to install what is missing");
+                ExitCode::from(1)
+            }
         }
         Command::Build {
             root,
@@ -127,15 +202,14 @@ pub fn run(command: Command) -> ExitCode {
             script,
             model,
             online,
-            localai,
             no_build,
         } => {
             let model = match (script, model) {
-                (Some(script), _) => vec!["--script".into(), script.display().to_string()],
-                (None, Some(model)) => vec!["--model".into(), model.display().to_string()],
-                (None, None) => Vec::new(),
+                (Some(script), _) => Model::Script(script),
+                (None, Some(model)) => Model::File(model),
+                (None, None) => Model::Default,
             };
-            dev(&root, listen, state, model, online, localai, no_build)
+            dev(&root, listen, state, model, online, no_build)
         }
         Command::Key {
             command: KeyCommand::New { secret },
@@ -156,34 +230,79 @@ fn print_diagnostics(checked: &Checked) {
     eprint!("{}", checked.render());
 }
 
+fn init(dir: &Path, template: TemplateArg) -> ExitCode {
+    let template = match template {
+        TemplateArg::Basic => agentc::init::Template::Basic,
+        TemplateArg::Full => agentc::init::Template::Full,
+    };
+    match agentc::init::init(dir, template) {
+        Ok(report) => {
+            for path in &report.written {
+                eprintln!("wrote {}", dir.join(path).display());
+            }
+            eprintln!(
+                "project ready in {} ({} file(s) written, {} already there); next: `agentc dev`",
+                dir.display(),
+                report.written.len(),
+                report.unchanged.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err @ agentc::init::InitError::Conflicts(_)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
     let paths = if paths.is_empty() {
         vec![PathBuf::from("agents")]
     } else {
         paths
     };
-    let mut files = Vec::new();
+    // The files of each project root are checked together (with their Rust tools).
+    let mut inputs: Vec<pipeline::Input> = Vec::new();
     for path in &paths {
-        if path.is_dir() {
-            match project::agent_files(path) {
-                Ok(found) => files.extend(found),
+        let root = pipeline::root_of(path);
+        let files = if path.is_dir() {
+            match agentc::project::agent_files(path) {
+                Ok(found) => found,
                 Err(err) => {
                     eprintln!("error: cannot list {}: {err}", path.display());
                     return ExitCode::from(1);
                 }
             }
         } else {
-            files.push(path.clone());
+            vec![path.clone()]
+        };
+        match inputs.iter_mut().find(|i| i.root == root) {
+            Some(input) => input.files.extend(files),
+            None => inputs.push(pipeline::Input {
+                files,
+                root,
+                display_root: PathBuf::from("."),
+            }),
         }
     }
-    let sources = match project::read_files(&files, Path::new(".")) {
-        Ok(sources) => sources,
-        Err(diag) => {
-            eprintln!("error: {}", diag.message);
-            return ExitCode::from(1);
+    let mut all = Checked::default();
+    for input in &inputs {
+        match pipeline::run(input, None) {
+            Ok(output) => {
+                all.diagnostics.extend(output.checked.diagnostics);
+                all.files.extend(output.checked.files);
+            }
+            Err(diag) => {
+                eprintln!("error: {}", diag.message);
+                return ExitCode::from(1);
+            }
         }
-    };
-    let checked = project::check_files(sources);
+    }
+    let checked = all;
     let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = checked.diagnostics.len() - errors;
     match format {
@@ -201,6 +320,15 @@ fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
                 "diagnostics": checked.diagnostics.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
             });
             println!("{report}");
+        }
+        Format::Github => {
+            for diag in &checked.diagnostics {
+                println!("{}", diag.to_github());
+            }
+            eprintln!(
+                "{} agent file(s) checked: {errors} error(s), {warnings} warning(s)",
+                checked.files.len()
+            );
         }
     }
     if checked.diagnostics.iter().any(|d| d.code == "E0999") {
@@ -260,79 +388,47 @@ fn dev(
     root: &Path,
     listen: SocketAddr,
     state: Option<PathBuf>,
-    model_args: Vec<String>,
+    model: Model,
     online: bool,
-    localai: Option<PathBuf>,
     no_build: bool,
 ) -> ExitCode {
-    let opts = BuildOptions::for_root(root);
     if !no_build {
-        if let Err(code) = run_build(&opts) {
+        if let Err(code) = run_build(&BuildOptions::for_root(root)) {
             return code;
         }
     }
     let result = (|| -> Result<(), String> {
-        let root =
-            std::fs::canonicalize(root).map_err(|err| format!("{}: {err}", root.display()))?;
-        let localai_bin = match localai {
-            Some(bin) => bin,
-            None => sibling_binary("localai").map_err(|err| err.to_string())?,
-        };
-        let workerd_bin = toolchain::workerd(&opts.tools_root).map_err(|err| err.to_string())?;
-        let mut localai =
-            dev::start_localai(&localai_bin, &model_args).map_err(|err| err.to_string())?;
-        let fixtures_dir = opts.agents_dir.join("fixtures");
-        let outbound = if online || !fixtures_dir.is_dir() {
-            None
-        } else {
-            let addr = agentc::fixtures::start(&fixtures_dir)
-                .map_err(|err| format!("cannot start the fixture server: {err}"))?;
-            eprintln!(
-                "HTTP tools are offline: answered from {} (--online to reach the internet)",
-                fixtures_dir.display()
-            );
-            Some(addr)
-        };
-        // Secrets, as `wrangler dev` reads them: `.dev.vars` in the project root.
-        let dev_vars = root.join(".dev.vars");
-        let secrets = dev::read_dev_vars(&dev_vars)
-            .map_err(|err| format!("{}: {err}", dev_vars.display()))?;
-        if !secrets.is_empty() {
-            eprintln!("secrets: {} from {}", secrets.len(), dev_vars.display());
+        let mut opts = DevOptions::for_root(root, listen).map_err(|err| err.to_string())?;
+        opts.model = model;
+        if online {
+            opts.outbound = Outbound::Online;
         }
-        let cache = agentc::devcache::start()
-            .map_err(|err| format!("cannot start the local cache: {err}"))?;
-        let dev_dir = root.join(".agentc/dev");
-        let cfg = RuntimeConfig {
-            worker_dir: std::fs::canonicalize(opts.output_dir())
-                .map_err(|err| format!("no build output: {err}"))?,
-            state_dir: state.unwrap_or_else(|| root.join(".agentc/state")),
-            listen,
-            localai: localai.addr,
-            outbound,
-            secrets,
-            cache: Some(cache),
-            log_copy: None,
-        };
-        let mut workerd = dev::start_workerd(&workerd_bin, &cfg, &dev_dir.join("workerd.capnp"))
+        if let Some(state) = state {
+            opts.state_dir = state;
+        }
+        if !opts.secrets.is_empty() {
+            eprintln!("secrets: {} from .dev.vars", opts.secrets.len());
+        }
+        let runtime = tokio::runtime::Runtime::new().map_err(|err| err.to_string())?;
+        let mut server = runtime
+            .block_on(DevServer::start(opts))
             .map_err(|err| err.to_string())?;
         eprintln!(
             "serving agents on http://{listen} (model: localai at {}); Ctrl-C stops",
-            localai.addr
+            server.localai.address()
         );
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
             .map_err(|err| err.to_string())?;
         while !stop.load(Ordering::SeqCst) {
-            for service in [&mut localai, &mut workerd] {
-                if let Some(status) = service.exited() {
-                    return Err(format!("{} exited ({status})", service.name));
-                }
+            if let Some(status) = server.workerd_exited() {
+                return Err(format!("workerd exited ({status})"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         eprintln!("stopping");
+        runtime.block_on(async move { drop(server) });
         Ok(())
     })();
     match result {
@@ -342,12 +438,4 @@ fn dev(
             ExitCode::from(1)
         }
     }
-}
-
-/// A binary built alongside agentc (same target directory), else one on PATH.
-fn sibling_binary(name: &'static str) -> Result<PathBuf, toolchain::Missing> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(name)));
-    toolchain::find(name, "LOCALAI_BIN", beside.as_slice())
 }

@@ -1,4 +1,5 @@
-//! `agentc dev`: the compiled Worker on a local workerd, with localai as its Workers AI.
+//! The local runtime's pieces: workerd's configuration for the compiled Worker, the processes
+//! `agentc dev` runs, and `.dev.vars`. [`crate::devserver`] wires them together.
 //!
 //! The AI binding is workerd's own `cloudflare-internal:ai-api` module, wrapped with its
 //! `fetcher` pointed at localai: the Worker runs the same client code as in production. Durable
@@ -86,10 +87,13 @@ fn capnp_string(text: &str) -> String {
 }
 
 /// A workerd configuration (Cap'n Proto text) for the compiled Worker, to be written into
-/// `config_dir`. Paths in `cfg` must be absolute; workerd resolves `embed` paths relative to the
-/// config file, so the module paths are written relative to `config_dir`.
+/// `config_dir`. Paths in `cfg` must be absolute; they are written relative to `config_dir`, so
+/// the file names no absolute path: workerd resolves `embed` paths relative to the config file,
+/// and the disk path relative to its working directory, which [`start_workerd`] makes
+/// `config_dir`.
 pub fn workerd_config(cfg: &RuntimeConfig, config_dir: &Path) -> String {
     let dir = crate::build::relative_path(config_dir, &cfg.worker_dir);
+    let state = crate::build::relative_path(config_dir, &cfg.state_dir);
     let (outbound_service, global_outbound) = match cfg.outbound {
         Some(addr) => (
             format!("    (name = \"outbound\", external = (address = \"{addr}\", http = ())),\n"),
@@ -150,7 +154,7 @@ const agents :Workerd.Worker = (
 {global_outbound}{cache_outbound});
 "#,
         localai = cfg.localai,
-        state = cfg.state_dir.display(),
+        state = state,
         listen = cfg.listen,
         date = COMPATIBILITY_DATE,
         class = SESSION_CLASS,
@@ -197,41 +201,6 @@ fn start_error(what: &str, detail: impl ToString) -> DevError {
     }
 }
 
-/// Starts localai with the given arguments on an ephemeral port and waits for the line that
-/// says where it listens.
-pub fn start_localai(bin: &Path, args: &[String]) -> Result<Service, DevError> {
-    let mut child = Command::new(bin)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|err| start_error("localai", format!("{}: {err}", bin.display())))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    let read = BufReader::new(stdout).read_line(&mut line);
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .and_then(|a| a.parse::<SocketAddr>().ok());
-    match (read, addr) {
-        (Ok(_), Some(addr)) => Ok(Service {
-            name: "localai",
-            child,
-            addr,
-        }),
-        _ => {
-            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-            Err(start_error(
-                "localai",
-                format!("it exited ({status}) before listening"),
-            ))
-        }
-    }
-}
-
 /// Writes the workerd config next to the state directory and starts workerd on it, returning
 /// once it accepts connections.
 pub fn start_workerd(
@@ -244,12 +213,17 @@ pub fn start_workerd(
     std::fs::create_dir_all(config_dir).map_err(|err| start_error("workerd", err))?;
     let config_dir =
         std::fs::canonicalize(config_dir).map_err(|err| start_error("workerd", err))?;
-    std::fs::write(config_path, workerd_config(cfg, &config_dir))
+    let config_path = config_dir.join(config_path.file_name().unwrap_or("workerd.capnp".as_ref()));
+    let mut absolute = cfg.clone();
+    absolute.state_dir =
+        std::fs::canonicalize(&cfg.state_dir).map_err(|err| start_error("workerd", err))?;
+    std::fs::write(&config_path, workerd_config(&absolute, &config_dir))
         .map_err(|err| start_error("workerd", err))?;
     let mut child = Command::new(bin)
         .arg("serve")
-        .arg(config_path)
+        .arg(&config_path)
         .arg("--experimental")
+        .current_dir(&config_dir)
         .stdout(if cfg.log_copy.is_some() {
             Stdio::piped()
         } else {

@@ -84,6 +84,49 @@ impl Diagnostic {
         out
     }
 
+    /// The diagnostic as a GitHub Actions workflow command (`::error file=F,line=L,col=C,...::`),
+    /// which GitHub shows as an annotation on that line of the pull request. Properties and the
+    /// message are escaped as the workflow-command syntax requires.
+    pub fn to_github(&self) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let property = |v: &str| {
+            v.replace('%', "%25")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A")
+                .replace(':', "%3A")
+                .replace(',', "%2C")
+        };
+        let mut props = Vec::new();
+        if let Some(file) = &self.file {
+            props.push(format!(
+                "file={}",
+                property(&file.display().to_string().replace('\\', "/"))
+            ));
+        }
+        if let Some(span) = self.span {
+            props.push(format!("line={}", span.start.line));
+            props.push(format!("col={}", span.start.col));
+            props.push(format!("endLine={}", span.end.line));
+            if span.end.line == span.start.line {
+                props.push(format!("endColumn={}", span.end.col));
+            }
+        }
+        props.push(format!("title={}", property(&format!("agentc {}", self.code))));
+        let mut message = self.message.clone();
+        if let Some(help) = &self.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        let message = message
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A");
+        format!("::{kind} {}::{message}", props.join(","))
+    }
+
     /// Renders the diagnostic for a terminal: header, location, excerpt with the span underlined,
     /// and help. `source` is the text of the diagnostic's file.
     pub fn render(&self, source: Option<&str>) -> String {

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub mod names;
+
 /// All agents of a project.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Project {

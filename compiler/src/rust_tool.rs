@@ -39,9 +39,7 @@
 //! | E0306 | one function for tools with different parameters; a module both a file and a parent |
 
 use crate::check::suggest;
-use crate::codegen::names::{
-    self, is_keyword, split_rust_path, Plan, AGENTS_MODULE, RESERVED_ROOT_MODULES,
-};
+use crate::ir::names::{is_keyword, split_rust_path, Plan, AGENTS_MODULE, RESERVED_ROOT_MODULES};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Agent, Project, Tool, ToolKind};
 use crate::project::SourceFile;
@@ -71,7 +69,7 @@ struct Module {
 /// Checks every Rust tool of a project against its source under `root`. `files` are the agent
 /// files, for the position of each tool's `rust:` value. Returns every problem found.
 pub fn check(project: &Project, files: &[SourceFile], root: &Path) -> Vec<Diagnostic> {
-    let plan = names::plan(project);
+    let plan = project.names();
     let uses = uses(project, &plan);
     let mut diagnostics = Vec::new();
     let mut modules: BTreeMap<Vec<&str>, Result<Module, Box<Diagnostic>>> = BTreeMap::new();

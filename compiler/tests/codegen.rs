@@ -8,9 +8,9 @@
 //! example agents of `agents/` together (the repository root as the project root), and each
 //! project of `tests/fixtures/codegen/`.
 
-use agentc::codegen::{self, Generated, Layout};
+use agentc::codegen::{Generated, Layout};
+use agentc::pipeline;
 use agentc::project;
-use agentc::rust_tool;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -82,22 +82,22 @@ fn layout() -> Layout {
     }
 }
 
-/// Checks a case's agent files (in the given order) and its Rust tools, and generates its crate.
+/// Checks a case's agent files (in the given order) and its Rust tools, and generates its crate:
+/// the compiler's one pipeline, as `agentc build` runs it.
 fn generate(case: &Case, agents: &[PathBuf]) -> Generated {
-    let files = project::read_files(agents, &case.root).expect("fixtures are readable");
-    let checked = project::check_files(files);
-    let project = checked
-        .project
-        .as_ref()
-        .filter(|_| !checked.has_errors())
-        .unwrap_or_else(|| panic!("case {} does not check:\n{}", case.name, checked.render()));
-    let problems = rust_tool::check(project, &checked.files, &case.root);
-    assert!(
-        problems.is_empty(),
-        "case {}: its Rust tools do not check: {problems:#?}",
-        case.name
-    );
-    codegen::generate(project, &layout())
+    let input = pipeline::Input {
+        files: agents.to_vec(),
+        root: case.root.clone(),
+        display_root: case.root.clone(),
+    };
+    let output = pipeline::run(&input, Some(&layout())).expect("fixtures are readable");
+    output.generated.unwrap_or_else(|| {
+        panic!(
+            "case {} does not check:\n{}",
+            case.name,
+            output.checked.render()
+        )
+    })
 }
 
 /// A case's generated files, relative to its golden directory.
@@ -220,7 +220,9 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn goldens_compile_for_wasm32_without_warnings() {
     let workspace = scratch("codegen-goldens");
-    let runtime = std::fs::canonicalize(repo_root().join("runtime")).expect("runtime");
+    // The runtime as agentc carries it, written into the cache as builds use it.
+    let runtime = agentc::embedded::runtime_crate(&agentc::toolchain::cache_dir())
+        .expect("the embedded runtime is written");
     let mut members = Vec::new();
     for case in cases() {
         let project = workspace.join(&case.name);
@@ -363,7 +365,9 @@ fn defaults_renames_and_nested_types_decode() {
         ),
     ];
     let workspace = scratch("codegen-host");
-    let runtime = std::fs::canonicalize(repo_root().join("runtime")).expect("runtime");
+    // The runtime as agentc carries it, written into the cache as builds use it.
+    let runtime = agentc::embedded::runtime_crate(&agentc::toolchain::cache_dir())
+        .expect("the embedded runtime is written");
     let mut members = Vec::new();
     for (name, tests) in TESTS {
         let case = cases().into_iter().find(|c| c.name == *name).expect("case");

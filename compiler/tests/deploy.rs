@@ -44,10 +44,6 @@ fn wrangler_dry_run_deploys_the_build_output_without_an_account() {
     let project = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy-project");
     sync(&root.join("agents"), &project.join("agents"));
     sync(&root.join("tools"), &project.join("tools"));
-    let node_modules = project.join("node_modules");
-    if !node_modules.exists() {
-        std::os::unix::fs::symlink(root.join("node_modules"), &node_modules).expect("symlink");
-    }
     let _ = std::fs::remove_file(project.join("wrangler.toml"));
 
     let opts = BuildOptions::for_root(&project);
@@ -71,7 +67,8 @@ fn wrangler_dry_run_deploys_the_build_output_without_an_account() {
     )
     .expect("PATH");
     let no_network = "http://127.0.0.1:9";
-    let output = Command::new(root.join("node_modules/.bin/wrangler"))
+    let wrangler = agentc::toolchain::wrangler(&project).expect("wrangler (agentc setup)");
+    let output = Command::new(wrangler)
         .args(["deploy", "--dry-run", "--outdir"])
         .arg(&outdir)
         .current_dir(&project)

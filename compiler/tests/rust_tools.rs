@@ -6,8 +6,7 @@
 //! rewrites it).
 
 use agentc::build::{self, BuildError, BuildOptions};
-use agentc::project;
-use agentc::rust_tool;
+use agentc::pipeline;
 use std::path::{Path, PathBuf};
 
 fn bad_project() -> PathBuf {
@@ -16,20 +15,19 @@ fn bad_project() -> PathBuf {
 
 fn render_bad() -> String {
     let root = bad_project();
-    let paths = project::agent_files(&root.join("agents")).expect("agents");
-    let checked = project::check_files(project::read_files(&paths, &root).expect("readable"));
+    let input = pipeline::Input::project(&root, &root.join("agents")).expect("agents");
+    let output = pipeline::run(&input, None).expect("readable");
     assert!(
-        checked.diagnostics.is_empty(),
+        output
+            .checked
+            .diagnostics
+            .iter()
+            .all(|d| d.code.starts_with("E03")),
         "the agent file itself checks clean:\n{}",
-        checked.render()
+        output.checked.render()
     );
-    let project = checked.project.as_ref().expect("a project");
-    let checked = project::Checked {
-        diagnostics: rust_tool::check(project, &checked.files, &root),
-        files: checked.files.clone(),
-        project: None,
-    };
-    checked.render()
+    assert!(output.project().is_none() && output.generated.is_none());
+    output.checked.render()
 }
 
 #[test]

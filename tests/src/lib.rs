@@ -1,8 +1,9 @@
-//! End-to-end test harness: builds the project's agents into a Worker once, then runs it on real
-//! workerd with an in-process localai as its Workers AI, and reads its answers as a client would.
+//! End-to-end test harness: builds the project's agents into a Worker once, then runs it with
+//! `agentc dev`'s own wiring ([`agentc::devserver`]: real workerd, localai in-process as its
+//! Workers AI, the local cache) and reads its answers as a client would.
 
 use agentc::build::{self, BuildOptions};
-use agentc::dev::{self, RuntimeConfig, Service};
+use agentc::devserver::{DevOptions, DevServer, Model, Outbound};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener};
@@ -82,18 +83,23 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("local address")
 }
 
-/// The compiled Worker on workerd, with localai behind its AI binding.
+/// The compiled Worker on workerd, with localai behind its AI binding: an `agentc dev` server
+/// (its fields, such as `localai`, are reachable through the stack).
 pub struct Stack {
-    pub localai: localai::Server,
+    dev: DevServer,
     /// Receives the Worker's outbound requests.
     pub fixture: fixture::Fixture,
-    workerd: Option<Service>,
-    cfg: RuntimeConfig,
-    config_path: PathBuf,
     /// Holds the Durable Object storage; removed when the stack is dropped.
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
     pub base: String,
     pub client: reqwest::Client,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = DevServer;
+    fn deref(&self) -> &DevServer {
+        &self.dev
+    }
 }
 
 impl Stack {
@@ -108,54 +114,39 @@ impl Stack {
     /// Starts the stack with the given localai engine (e.g. the real model).
     pub async fn start_with(engine: localai::Engine) -> Stack {
         let worker_dir = worker_dir().to_path_buf();
-        let localai = localai::spawn(engine).await.expect("localai starts");
         let fixture = fixture::Fixture::start().await;
         let state = tempfile::tempdir().expect("temp dir");
-        let cfg = RuntimeConfig {
+        let opts = DevOptions {
+            root: repo_root(),
             worker_dir,
             state_dir: state.path().join("do"),
+            config_path: state.path().join("workerd.capnp"),
             listen: free_addr(),
-            localai: localai.address(),
-            outbound: Some(fixture.addr),
+            model: Model::Engine(engine),
+            outbound: Outbound::Service(fixture.addr),
             secrets: test_secrets(),
-            cache: Some(agentc::devcache::start().expect("the local cache starts")),
             log_copy: Some(state.path().join("workerd.log")),
         };
-        let config_path = state.path().join("workerd.capnp");
-        let mut stack = Stack {
-            localai,
-            fixture,
-            workerd: None,
-            base: format!("http://{}", cfg.listen),
-            cfg,
-            config_path,
-            _state: state,
-            client: reqwest::Client::new(),
-        };
-        stack.start_workerd().await;
-        stack
-    }
-
-    async fn start_workerd(&mut self) {
-        let bin =
-            agentc::toolchain::workerd(&repo_root()).expect("workerd is installed (scripts/setup)");
-        let cfg = self.cfg.clone();
-        let path = self.config_path.clone();
-        let service = tokio::task::spawn_blocking(move || dev::start_workerd(&bin, &cfg, &path))
+        let dev = DevServer::start(opts)
             .await
-            .expect("join")
-            .expect("workerd starts");
-        self.workerd = Some(service);
+            .unwrap_or_else(|err| panic!("the dev server starts: {err}"));
+        Stack {
+            base: format!("http://{}", dev.listen()),
+            dev,
+            fixture,
+            state,
+            client: reqwest::Client::new(),
+        }
     }
 
-    /// The process id of workerd, for measurements.
-    pub fn workerd_pid(&self) -> Option<u32> {
-        self.workerd.as_ref().map(|w| w.child.id())
+    /// Where the Durable Object storage and the Worker's log are.
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
     }
 
     /// The lines the Worker has logged so far (`console.log`), oldest first.
     pub fn worker_log(&self) -> Vec<String> {
-        let path = self.cfg.log_copy.as_ref().expect("the stack keeps a log");
+        let path = self.dev.config().log_copy.as_ref().expect("the stack keeps a log");
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
@@ -183,12 +174,10 @@ impl Stack {
 
     /// Stops workerd and starts it again on the same storage, as after a crash or redeploy.
     pub async fn restart(&mut self) {
-        if let Some(mut workerd) = self.workerd.take() {
-            tokio::task::spawn_blocking(move || workerd.stop())
-                .await
-                .expect("join");
-        }
-        self.start_workerd().await;
+        self.dev
+            .restart_workerd()
+            .await
+            .unwrap_or_else(|err| panic!("workerd restarts: {err}"));
     }
 
     /// Sends a chat message and returns the response.
@@ -227,7 +216,7 @@ impl Stack {
 
     /// The model requests localai received, in order.
     pub fn model_requests(&self) -> Vec<localai::RecordedRequest> {
-        self.localai.localai().recorded_requests()
+        self.dev.localai.localai().recorded_requests()
     }
 }
 

@@ -17,7 +17,8 @@
 //!   runtime.
 
 pub mod manifest;
-pub mod names;
+/// The naming plan is a function of the IR ([`crate::ir::names`]); codegen reads it from there.
+pub use crate::ir::names;
 mod spec;
 pub mod types;
 

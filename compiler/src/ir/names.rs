@@ -1,5 +1,7 @@
 //! Names in generated code: Rust identifiers made from the user's names, and the plan that fixes
-//! which module, type and function every agent and tool gets.
+//! which module, type and function every agent and tool gets ([`Project::names`]). The plan is a
+//! function of the IR, so the checks that need it ([`crate::rust_tool`]) and codegen share it
+//! without the checks depending on codegen.
 //!
 //! The plan is a pure function of the IR, computed in one fixed order (agents by name, tools in
 //! file order), so the same project always gets the same names. The Rust tool checker
@@ -12,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const AGENTS_MODULE: &str = "agents";
 
 /// Names a Rust tool path cannot start with: they are items of the generated crate's root.
-pub const RESERVED_ROOT_MODULES: &[&str] = &[AGENTS_MODULE, super::SESSION_CLASS];
+pub const RESERVED_ROOT_MODULES: &[&str] = &[AGENTS_MODULE, crate::codegen::SESSION_CLASS];
 
 /// Rust keywords and reserved words: never identifiers of generated code.
 const KEYWORDS: &[&str] = &[
@@ -196,6 +198,13 @@ pub fn split_rust_path(path: &str) -> Option<(Vec<&str>, &str)> {
     let segments: Vec<&str> = path.split("::").collect();
     let (function, module) = segments.split_last()?;
     (module.len() >= 2).then(|| (module.to_vec(), *function))
+}
+
+impl Project {
+    /// The names of the project's generated code.
+    pub fn names(&self) -> Plan {
+        plan(self)
+    }
 }
 
 /// Plans the names of a project's generated code.
