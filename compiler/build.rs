@@ -10,8 +10,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let repo = manifest_dir.parent().expect("compiler/ is in the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let repo = manifest_dir
+        .parent()
+        .expect("compiler/ is in the workspace")
+        .to_path_buf();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
 
     let runtime = repo.join("runtime");
@@ -28,7 +32,11 @@ fn main() {
     hasher.update(manifest.as_bytes());
     let manifest_path = out.join("runtime-Cargo.toml");
     std::fs::write(&manifest_path, &manifest).expect("write the runtime manifest");
-    let _ = writeln!(code, "    (\"Cargo.toml\", include_bytes!({:?})),", manifest_path);
+    let _ = writeln!(
+        code,
+        "    (\"Cargo.toml\", include_bytes!({:?})),",
+        manifest_path
+    );
     for (rel, abs) in &runtime_files {
         hasher.update(rel.as_bytes());
         hasher.update(b"\0");
@@ -58,13 +66,21 @@ fn main() {
     embed("PACKAGE_JSON", &repo.join("package.json"), &mut code);
     embed("PACKAGE_LOCK", &repo.join("package-lock.json"), &mut code);
 
-    // The model set-up as its owner keeps it: the script and every requirement file beside
-    // localai's manifest, written back under the same relative paths to run.
-    let mut model_files = vec![("scripts/setup-model".to_owned(), repo.join("scripts/setup-model"))];
+    // The model set-up as its owner keeps it: the script and the data files beside localai's
+    // manifest (requirement lists, the model catalogue), written back under the same relative
+    // paths to run.
+    let mut model_files = vec![(
+        "scripts/setup-model".to_owned(),
+        repo.join("scripts/setup-model"),
+    )];
     for entry in std::fs::read_dir(repo.join("localai")).expect("read localai/") {
         let path = entry.expect("a localai/ entry").path();
-        if path.extension().is_some_and(|e| e == "txt") && path.is_file() {
-            let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+        if path.extension().is_some_and(|e| e == "txt" || e == "json") && path.is_file() {
+            let name = path
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned();
             model_files.push((format!("localai/{name}"), path));
         }
     }
@@ -79,7 +95,10 @@ fn main() {
 
     std::fs::write(out.join("embedded.rs"), code).expect("write embedded.rs");
     println!("cargo:rerun-if-changed={}", runtime.display());
-    println!("cargo:rerun-if-changed={}", repo.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        repo.join("Cargo.toml").display()
+    );
     println!("cargo:rerun-if-changed={}", repo.join("localai").display());
 }
 
@@ -123,19 +142,18 @@ fn resolve_workspace_keys(manifest: &str, workspace: &str) -> String {
     }
     let mut out = String::new();
     for line in manifest.lines() {
-        let replaced = line
-            .split_once('=')
-            .and_then(|(key, value)| {
-                let key = key.trim().strip_suffix(".workspace")?;
-                (value.trim() == "true").then_some(key)
-            })
-            .map(|key| {
-                let value = values
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .unwrap_or_else(|| panic!("`{key}.workspace` is not in [workspace.package]"));
-                format!("{key} = {}", value.1)
-            });
+        let replaced =
+            line.split_once('=')
+                .and_then(|(key, value)| {
+                    let key = key.trim().strip_suffix(".workspace")?;
+                    (value.trim() == "true").then_some(key)
+                })
+                .map(|key| {
+                    let value = values.iter().find(|(k, _)| k == key).unwrap_or_else(|| {
+                        panic!("`{key}.workspace` is not in [workspace.package]")
+                    });
+                    format!("{key} = {}", value.1)
+                });
         out.push_str(replaced.as_deref().unwrap_or(line));
         out.push('\n');
     }

@@ -1,8 +1,8 @@
 //! `agentc build`: check, generate, write what changed, compile to wasm.
 
 use crate::codegen::{self, Layout};
-use crate::emit::{self, Emitted};
 use crate::embedded;
+use crate::emit::{self, Emitted};
 use crate::pipeline;
 use crate::project::Checked;
 use crate::toolchain::{self, BuildTools};
@@ -213,7 +213,10 @@ pub fn absolute(path: &Path) -> PathBuf {
     let mut base = path.as_path();
     loop {
         if let Ok(found) = std::fs::canonicalize(base) {
-            return rest.iter().rev().fold(found, |acc: PathBuf, part| acc.join(part));
+            return rest
+                .iter()
+                .rev()
+                .fold(found, |acc: PathBuf, part| acc.join(part));
         }
         match (base.parent(), base.file_name()) {
             (Some(parent), Some(name)) => {

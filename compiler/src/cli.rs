@@ -92,9 +92,9 @@ pub enum Command {
         /// Answer with a localai script of model replies instead of the local model.
         #[arg(long, conflicts_with = "model")]
         script: Option<PathBuf>,
-        /// The GGUF model localai runs (default: the one `agentc setup` fetches).
-        #[arg(long)]
-        model: Option<PathBuf>,
+        /// The model localai runs: `default` (the one `agentc setup` fetches) or a GGUF file.
+        #[arg(long, value_name = "default|PATH")]
+        model: Option<String>,
         /// Let HTTP tools reach the internet instead of the fixtures in agents/fixtures/.
         #[arg(long)]
         online: bool,
@@ -206,7 +206,8 @@ pub fn run(command: Command) -> ExitCode {
         } => {
             let model = match (script, model) {
                 (Some(script), _) => Model::Script(script),
-                (None, Some(model)) => Model::File(model),
+                (None, Some(model)) if model == "default" => Model::Default,
+                (None, Some(model)) => Model::File(model.into()),
                 (None, None) => Model::Default,
             };
             dev(&root, listen, state, model, online, no_build)

@@ -114,7 +114,10 @@ impl Diagnostic {
                 props.push(format!("endColumn={}", span.end.col));
             }
         }
-        props.push(format!("title={}", property(&format!("agentc {}", self.code))));
+        props.push(format!(
+            "title={}",
+            property(&format!("agentc {}", self.code))
+        ));
         let mut message = self.message.clone();
         if let Some(help) = &self.help {
             message.push_str("\nhelp: ");

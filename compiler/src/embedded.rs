@@ -84,7 +84,10 @@ mod tests {
         std::fs::write(dir.join("src/turn.rs"), "edited").unwrap();
         assert_eq!(runtime_crate(&cache).unwrap(), dir);
         assert_eq!(std::fs::metadata(&lib).unwrap().modified().unwrap(), before);
-        let turn = RUNTIME_FILES.iter().find(|(p, _)| *p == "src/turn.rs").unwrap();
+        let turn = RUNTIME_FILES
+            .iter()
+            .find(|(p, _)| *p == "src/turn.rs")
+            .unwrap();
         assert_eq!(std::fs::read(dir.join("src/turn.rs")).unwrap(), turn.1);
         std::fs::remove_dir_all(&cache).unwrap();
     }

@@ -74,7 +74,11 @@ pub enum InitError {
 pub fn files(template: Template) -> Vec<(PathBuf, String)> {
     let mut files: Vec<(PathBuf, String)> = BASIC
         .iter()
-        .chain(if template == Template::Full { FULL } else { &[] })
+        .chain(if template == Template::Full {
+            FULL
+        } else {
+            &[]
+        })
         .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
         .collect();
     files.push((PathBuf::from(SCHEMA_PATH), SCHEMA.to_owned()));
@@ -162,8 +166,9 @@ pub fn init(dir: &Path, template: Template) -> Result<Written, InitError> {
         }
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| InitError::Io(format!("cannot create {}: {err}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|err| {
+                InitError::Io(format!("cannot create {}: {err}", parent.display()))
+            })?;
         }
         std::fs::write(&target, text)
             .map_err(|err| InitError::Io(format!("cannot write {}: {err}", target.display())))?;

@@ -39,8 +39,8 @@
 //! | E0306 | one function for tools with different parameters; a module both a file and a parent |
 
 use crate::check::suggest;
-use crate::ir::names::{is_keyword, split_rust_path, Plan, AGENTS_MODULE, RESERVED_ROOT_MODULES};
 use crate::diagnostic::Diagnostic;
+use crate::ir::names::{is_keyword, split_rust_path, Plan, AGENTS_MODULE, RESERVED_ROOT_MODULES};
 use crate::ir::{Agent, Project, Tool, ToolKind};
 use crate::project::SourceFile;
 use crate::span::Span;

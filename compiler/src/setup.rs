@@ -88,6 +88,7 @@ pub fn setup(opts: &SetupOptions) -> Result<(), SetupError> {
         }
     }
     npm_tools(&opts.cache)?;
+    link_wrangler(&opts.cache)?;
     if opts.model {
         model(&opts.cache)?;
     }
@@ -110,7 +111,10 @@ pub fn tool_version(bin: &Path) -> Option<String> {
 fn cargo_tool(cache: &Path, tool: Tool, krate: &str, version: &str) -> Result<(), SetupError> {
     let root = cache.join(format!("{krate}-{version}"));
     if reports_version(&tool.cached(cache), version) {
-        skip(&format!("{krate} {version}: installed in {}", root.display()));
+        skip(&format!(
+            "{krate} {version}: installed in {}",
+            root.display()
+        ));
         return Ok(());
     }
     step(&format!(
@@ -167,6 +171,32 @@ fn npm_tools(cache: &Path) -> Result<(), SetupError> {
     std::fs::write(&stamp, hash).map_err(io)
 }
 
+/// Links `<cache>/bin/wrangler` to the pinned wrangler, so `wrangler deploy` works with the cache's
+/// `bin/` on `PATH` (where `scripts/setup` also installs agentc), and says how to get it there.
+fn link_wrangler(cache: &Path) -> Result<(), SetupError> {
+    let bin = cache.join("bin");
+    let link = bin.join("wrangler");
+    let target = toolchain::WRANGLER.cached(cache);
+    let fail = |err: std::io::Error| SetupError::Step {
+        step: format!("linking {}", link.display()),
+        detail: err.to_string(),
+    };
+    if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+        std::fs::create_dir_all(&bin).map_err(fail)?;
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).map_err(fail)?;
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir == bin));
+    if !on_path {
+        skip(&format!(
+            "wrangler is linked in {0}; to run it from anywhere: export PATH=\"{0}:$PATH\"",
+            bin.display()
+        ));
+    }
+    Ok(())
+}
+
 fn model(cache: &Path) -> Result<(), SetupError> {
     let dir = cache.join(format!(".model-setup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -176,15 +206,23 @@ fn model(cache: &Path) -> Result<(), SetupError> {
             detail: err.to_string(),
         })
         .and_then(|()| {
+            let script = dir.join("scripts/setup-model");
+            make_executable(&script).map_err(|err| SetupError::Step {
+                step: "writing the model set-up".into(),
+                detail: err.to_string(),
+            })?;
             run(
                 "the model set-up",
-                Command::new("bash")
-                    .arg(dir.join("scripts/setup-model"))
-                    .env("AGENTC_CACHE", cache),
+                Command::new(&script).env("AGENTC_CACHE", cache),
             )
         });
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
 /// One line of `agentc doctor`.
@@ -216,20 +254,25 @@ pub fn doctor(project: &Path) -> Vec<Finding> {
             found,
         });
     }
-    let model = localai::engine::llama::default_model_path();
+    let model = localai::LlamaOptions::default_model().map(|options| options.model);
+    let pinned = model
+        .as_ref()
+        .ok()
+        .and_then(|path| path.file_name())
+        .map_or("?".into(), |name| name.to_string_lossy().into_owned());
     findings.push(Finding {
         name: "default model".into(),
-        pinned: localai::engine::llama::DEFAULT_MODEL_FILE.into(),
+        pinned,
         found: match model {
-            Some(path) if path.is_file() => {
+            Ok(path) if path.is_file() => {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 Ok((path, format!("{size} bytes")))
             }
-            Some(path) => Err(format!(
+            Ok(path) => Err(format!(
                 "{} not found; install it with `agentc setup`",
                 path.display()
             )),
-            None => Err("no cache directory: set HOME or AGENTC_CACHE".into()),
+            Err(err) => Err(err.to_string()),
         },
     });
     findings
@@ -241,7 +284,9 @@ pub fn render_doctor(findings: &[Finding]) -> String {
         "agentc {} (runtime {}, in {})\n",
         env!("CARGO_PKG_VERSION"),
         version_line(),
-        toolchain::cache_dir().join(embedded::runtime_dir_name()).display()
+        toolchain::cache_dir()
+            .join(embedded::runtime_dir_name())
+            .display()
     );
     for f in findings {
         match &f.found {
@@ -251,10 +296,7 @@ pub fn render_doctor(findings: &[Finding]) -> String {
                 f.pinned,
                 path.display()
             )),
-            Err(why) => out.push_str(&format!(
-                "missing  {:<24} {:<16} {why}\n",
-                f.name, f.pinned
-            )),
+            Err(why) => out.push_str(&format!("missing  {:<24} {:<16} {why}\n", f.name, f.pinned)),
         }
     }
     out

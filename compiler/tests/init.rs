@@ -153,7 +153,10 @@ fn the_full_template_uses_every_feature_and_checks_with_its_rust_tool() {
         .map(|t| format!("{:?}", t.kind))
         .collect();
     for kind in ["Rust", "Http", "Builtin"] {
-        assert!(kinds.iter().any(|k| k.starts_with(kind)), "{kind}: {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k.starts_with(kind)),
+            "{kind}: {kinds:?}"
+        );
     }
     let text = std::fs::read_to_string(dir.join("agents/showcase.yaml")).unwrap();
     for key in [

@@ -19,7 +19,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("in the repo");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("in the repo");
     std::fs::canonicalize(root).expect("repo root")
 }
 
@@ -243,10 +245,9 @@ fn an_installed_agentc_inits_checks_builds_deploys_and_serves_outside_the_reposi
         version.contains(&format!("runtime agentc-runtime {carried}")),
         "{version}"
     );
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .expect("PATH");
     // Every command runs the installed agentc, outside the checkout, with no tool variables.
     let user = |args: &[&str], dir: &Path| {

@@ -146,7 +146,12 @@ impl Stack {
 
     /// The lines the Worker has logged so far (`console.log`), oldest first.
     pub fn worker_log(&self) -> Vec<String> {
-        let path = self.dev.config().log_copy.as_ref().expect("the stack keeps a log");
+        let path = self
+            .dev
+            .config()
+            .log_copy
+            .as_ref()
+            .expect("the stack keeps a log");
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
