@@ -61,9 +61,10 @@ pub enum Command {
         /// Answer with a localai script of model replies instead of the local model.
         #[arg(long, conflicts_with = "model")]
         script: Option<PathBuf>,
-        /// The GGUF model localai runs (default: the one scripts/setup-model fetches).
-        #[arg(long)]
-        model: Option<PathBuf>,
+        /// The model localai runs: `default` (Qwen2.5-Coder-1.5B), `small` (Qwen2.5-Coder-0.5B,
+        /// faster) or a GGUF file (the models are fetched by scripts/setup-model).
+        #[arg(long, value_name = "default|small|PATH")]
+        model: Option<String>,
         /// Let HTTP tools reach the internet instead of the fixtures in agents/fixtures/.
         #[arg(long)]
         online: bool,
@@ -132,7 +133,7 @@ pub fn run(command: Command) -> ExitCode {
         } => {
             let model = match (script, model) {
                 (Some(script), _) => vec!["--script".into(), script.display().to_string()],
-                (None, Some(model)) => vec!["--model".into(), model.display().to_string()],
+                (None, Some(model)) => vec!["--model".into(), model],
                 (None, None) => Vec::new(),
             };
             dev(&root, listen, state, model, online, localai, no_build)
