@@ -1,36 +1,42 @@
 #!/usr/bin/env bash
-# Benchmarks localai on the default model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) on this machine and
-# prints a table: load time, time to first token for a short and a ~180-token prompt, generation
-# speed and peak RSS. Decoding is greedy. Nothing is asserted: timings on a shared 2-core machine
-# swing a lot, so medians of several runs are printed.
+# Benchmarks localai on the local models (localai/models.json: `default`, Qwen2.5-Coder-1.5B-Instruct,
+# and `small`, Qwen2.5-Coder-0.5B-Instruct, both Q4_K_M) on this machine and prints a table per
+# model: load time, time to first token for a short and a ~180-token prompt and for the next turn of
+# a conversation (prefix reused), generation speed and peak RSS. Decoding is greedy. Nothing is
+# asserted: timings on a shared 2-core machine swing a lot, so medians of several runs are printed.
 #
-# Usage: bench/localai.sh [RUNS]        (default 5 runs per row)
-# Env:   LOCALAI_BIN=path   use this binary instead of building target/release/localai
+# Usage: bench/localai.sh [RUNS] [MODEL...]   (default 5 runs per row; models: default small)
+# Env:   LOCALAI_BIN=path   use this binary instead of building the release one
 #        LOCALAI_ARGS="..."  extra arguments for localai (e.g. "--threads 1")
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-5}"
+shift || true
+models=("$@")
+[ "${#models[@]}" -gt 0 ] || models=(default small)
 
-"$root/scripts/setup-model" >&2
-model="$("$root/scripts/setup-model" --print-path)"
+"$root/scripts/setup-model" "${models[@]}" >&2
 
 bin="${LOCALAI_BIN:-}"
 if [ -z "$bin" ]; then
+  . "$root/scripts/env.sh"
   echo "==> building localai (release)" >&2
   (cd "$root" && cargo build --release --quiet -p localai)
-  bin="$root/target/release/localai"
+  bin="$CARGO_TARGET_DIR/release/localai"
 fi
 
 log="$(mktemp)"
 out="$(mktemp)"
 pid=""
-cleanup() {
+stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -f "$log" "$out"
+  pid=""
 }
-trap cleanup EXIT
+trap 'stop; rm -f "$log" "$out"' EXIT
 
+for model in "${models[@]}"; do
+: > "$out"
 started=$(date +%s.%N)
 # shellcheck disable=SC2086 # LOCALAI_ARGS is a list of words.
 "$bin" --listen 127.0.0.1:0 --model "$model" ${LOCALAI_ARGS:-} >"$out" 2>"$log" &
@@ -149,3 +155,6 @@ print(f"|{'-' * (width + 2)}|{'-' * 16}|{'-' * 24}|")
 for measure, value, spread in rows:
     print(f"| {measure.ljust(width)} | {value:>14} | {spread:<22} |")
 PY
+stop
+echo
+done

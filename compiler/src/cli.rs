@@ -92,8 +92,9 @@ pub enum Command {
         /// Answer with a localai script of model replies instead of the local model.
         #[arg(long, conflicts_with = "model")]
         script: Option<PathBuf>,
-        /// The model localai runs: `default` (the one `agentc setup` fetches) or a GGUF file.
-        #[arg(long, value_name = "default|PATH")]
+        /// The model localai runs: `default` (Qwen2.5-Coder-1.5B), `small` (Qwen2.5-Coder-0.5B,
+        /// faster) or a GGUF file (the models are fetched by scripts/setup-model).
+        #[arg(long, value_name = "default|small|PATH")]
         model: Option<String>,
         /// Let HTTP tools reach the internet instead of the fixtures in agents/fixtures/.
         #[arg(long)]
@@ -206,8 +207,7 @@ pub fn run(command: Command) -> ExitCode {
         } => {
             let model = match (script, model) {
                 (Some(script), _) => Model::Script(script),
-                (None, Some(model)) if model == "default" => Model::Default,
-                (None, Some(model)) => Model::File(model.into()),
+                (None, Some(model)) => Model::Choice(model),
                 (None, None) => Model::Default,
             };
             dev(&root, listen, state, model, online, no_build)

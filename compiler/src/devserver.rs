@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 pub enum Model {
     /// The default model in the per-user cache (`agentc setup` fetches it).
     Default,
-    /// A GGUF file.
-    File(PathBuf),
+    /// A catalogue model by name (`default`, `small`) or the path of a GGUF file.
+    Choice(String),
     /// A localai script of model replies (JSON, see localai's README).
     Script(PathBuf),
     /// An engine made by the caller.
@@ -32,7 +32,8 @@ impl Model {
             Model::Default => localai::LlamaOptions::default_model()
                 .and_then(localai::Engine::llama)
                 .map_err(|err| fail(err.to_string())),
-            Model::File(path) => localai::Engine::llama(localai::LlamaOptions::new(path))
+            Model::Choice(choice) => localai::LlamaOptions::choose(Some(&choice))
+                .and_then(localai::Engine::llama)
                 .map_err(|err| fail(err.to_string())),
             Model::Script(path) => localai::Script::load(&path)
                 .map(localai::Engine::scripted)

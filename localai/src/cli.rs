@@ -19,7 +19,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8788";
 #[derive(Debug, Parser)]
 #[command(name = "localai", version)]
 pub struct Cli {
-    /// Address to listen on; port 0 picks a free port.
+    /// Loopback address to listen on (127.0.0.1, [::1] or localhost, with a
+    /// port); port 0 picks a free port. Other interfaces are refused:
+    /// localai has no authentication.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: String,
 
@@ -31,10 +33,12 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["model", "threads", "ctx_size", "queue"])]
     pub scripted: bool,
 
-    /// The GGUF model file to run [default: $AGENTC_CACHE/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf,
-    /// with AGENTC_CACHE defaulting to ~/.cache/agentc; fetch it with scripts/setup-model]
-    #[arg(long, value_name = "PATH")]
-    pub model: Option<PathBuf>,
+    /// The model to run: `default` (Qwen2.5-Coder-1.5B-Instruct), `small` (Qwen2.5-Coder-0.5B-
+    /// Instruct, faster), both fetched by scripts/setup-model into
+    /// $AGENTC_CACHE/models/ (AGENTC_CACHE defaults to ~/.cache/agentc), or the path of a GGUF
+    /// file [default: default]
+    #[arg(long, value_name = "default|small|PATH")]
+    pub model: Option<String>,
 
     /// CPU threads for the model [default: one per core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -59,7 +63,30 @@ pub enum CliError {
     Model(#[from] LoadError),
 }
 
+/// A `--listen` address that is not a loopback address.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {0}: localai listens only on the loopback interface \
+     (127.0.0.1, [::1] or localhost with a port), because it has no authentication"
+)]
+pub struct NotLoopback(pub String);
+
 impl Cli {
+    /// The address to listen on, if it is a loopback address.
+    pub fn listen_address(&self) -> Result<std::net::SocketAddr, NotLoopback> {
+        let refused = || NotLoopback(self.listen.clone());
+        let address = match self.listen.strip_prefix("localhost:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => self.listen.clone(),
+        };
+        let address: std::net::SocketAddr = address.parse().map_err(|_| refused())?;
+        if address.ip().is_loopback() {
+            Ok(address)
+        } else {
+            Err(refused())
+        }
+    }
+
     /// Builds the engine the command line asks for: loads its script, or
     /// loads the model (which blocks while the model loads).
     pub fn engine(&self) -> Result<Engine, CliError> {
@@ -72,10 +99,7 @@ impl Cli {
 
     /// The model options the command line asks for.
     pub fn llama_options(&self) -> Result<LlamaOptions, LoadError> {
-        let mut options = match &self.model {
-            Some(path) => LlamaOptions::new(path),
-            None => LlamaOptions::default_model()?,
-        };
+        let mut options = LlamaOptions::choose(self.model.as_deref())?;
         if let Some(threads) = self.threads {
             options.threads = usize::from(threads);
         }

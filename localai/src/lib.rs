@@ -7,8 +7,8 @@
 //! [`Engine`]:
 //!
 //! - [`Engine::llama`] runs a real GGUF model in-process with llama.cpp (by
-//!   default Qwen2.5-Coder-0.5B-Instruct, fetched by `scripts/setup-model`
-//!   into `~/.cache/agentc/models/`). Prompts come from the model's own chat
+//!   default Qwen2.5-Coder-1.5B-Instruct, `small` is Qwen2.5-Coder-0.5B-Instruct; both
+//!   are fetched by `scripts/setup-model` into `~/.cache/agentc/models/`, see [`models`]). Prompts come from the model's own chat
 //!   template, tools included; tool calls are extracted leniently from the
 //!   output; tokens stream as they are generated; one request generates at a
 //!   time and a bounded queue answers the Workers AI capacity error when
@@ -103,6 +103,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod models;
 pub mod script;
 mod server;
 pub mod sse;
@@ -119,7 +120,7 @@ use tokio::task::JoinHandle;
 
 pub use engine::{Engine, EngineError, LlamaEngine, LlamaOptions, LoadError, ScriptedEngine};
 pub use script::{ErrorKind, Output, Reply, Script, UsageOverride, WhenExhausted};
-pub use state::{LocalAi, NotScripted};
+pub use state::{LocalAi, NotScripted, LLAMA_RECORD_LIMIT, SCRIPTED_RECORD_LIMIT};
 pub use wire::{Endpoint, RecordedRequest, ToolCall, Usage};
 
 impl LocalAi {

@@ -10,6 +10,13 @@ use localai::cli::{shutdown_signal, Cli};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let listen = match cli.listen_address() {
+        Ok(address) => address,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let engine = match cli.engine() {
         Ok(engine) => engine,
         Err(e) => {
@@ -17,7 +24,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(&cli.listen).await {
+    let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", cli.listen);

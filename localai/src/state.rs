@@ -1,7 +1,8 @@
 //! The shared state of a running localai: its engine and the recording of
-//! every model request.
+//! the latest model requests (bounded: the oldest are forgotten first).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::engine::{Engine, EngineError, Generation};
@@ -18,10 +19,18 @@ pub struct LocalAi {
 #[derive(Debug)]
 struct Inner {
     engine: Engine,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<VecDeque<RecordedRequest>>,
+    /// How many requests the recording keeps.
+    record_limit: AtomicUsize,
     /// Numbers the responses that carry an id (the OpenAI ones).
     next_id: AtomicU64,
 }
+
+/// How many requests are recorded with the scripted engine, whose tests read them back.
+pub const SCRIPTED_RECORD_LIMIT: usize = 100_000;
+/// How many requests are recorded with a real model: enough to look at the last turns, not a
+/// growing store of every prompt.
+pub const LLAMA_RECORD_LIMIT: usize = 64;
 
 /// A script was given to an engine that does not run scripts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,10 +40,15 @@ pub struct NotScripted(pub &'static str);
 impl LocalAi {
     /// A localai instance answering with `engine`.
     pub fn new(engine: Engine) -> Self {
+        let record_limit = match engine {
+            Engine::Scripted(_) => SCRIPTED_RECORD_LIMIT,
+            Engine::Llama(_) => LLAMA_RECORD_LIMIT,
+        };
         LocalAi {
             inner: Arc::new(Inner {
                 engine,
-                requests: Mutex::new(Vec::new()),
+                requests: Mutex::new(VecDeque::new()),
+                record_limit: AtomicUsize::new(record_limit),
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -45,24 +59,59 @@ impl LocalAi {
         &self.inner.engine
     }
 
-    /// Records a request and starts its generation. Both happen under one
-    /// lock, so the recording order is the order in which replies are taken.
+    /// Records a request and starts its generation. With the scripted
+    /// engine both happen under one lock, so the recording order is the
+    /// order in which replies are taken; a real model prepares its prompt
+    /// (template, tokens) outside the lock, so a big request holds up no one.
     pub fn run(&self, request: RecordedRequest) -> Result<Generation, EngineError> {
-        let mut requests = self.requests();
         eprintln!(
             "localai: {} request for {} (stream: {})",
             request.endpoint.as_str(),
-            request.model,
+            request.model.escape_debug(),
             request.stream()
         );
-        let generation = self.inner.engine.generate(&request);
-        requests.push(request);
-        generation
+        if self.inner.engine.as_scripted().is_some() {
+            let mut requests = self.requests();
+            let generation = self.inner.engine.generate(&request);
+            self.record(&mut requests, request);
+            generation
+        } else {
+            let generation = self.inner.engine.generate(&request);
+            self.record(&mut self.requests(), request);
+            generation
+        }
     }
 
-    /// Every model request received since the last clear, in arrival order.
+    fn record(&self, requests: &mut VecDeque<RecordedRequest>, request: RecordedRequest) {
+        let limit = self.inner.record_limit.load(Ordering::Relaxed);
+        while requests.len() >= limit.max(1) {
+            requests.pop_front();
+        }
+        requests.push_back(request);
+    }
+
+    /// The latest model requests (at most the record limit, see
+    /// [`LocalAi::set_record_limit`]) since the last clear, in arrival order.
     pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().clone()
+        self.requests().iter().cloned().collect()
+    }
+
+    /// How many requests the recording keeps.
+    pub fn record_limit(&self) -> usize {
+        self.inner.record_limit.load(Ordering::Relaxed)
+    }
+
+    /// Keeps at most `limit` (at least 1) recorded requests, forgetting the
+    /// oldest first. The default is [`SCRIPTED_RECORD_LIMIT`] for the
+    /// scripted engine and [`LLAMA_RECORD_LIMIT`] for a real model.
+    pub fn set_record_limit(&self, limit: usize) {
+        self.inner
+            .record_limit
+            .store(limit.max(1), Ordering::Relaxed);
+        let mut requests = self.requests();
+        while requests.len() > limit.max(1) {
+            requests.pop_front();
+        }
     }
 
     /// Forgets the recorded requests.
@@ -96,7 +145,7 @@ impl LocalAi {
         engine.as_scripted().ok_or(NotScripted(engine.mode()))
     }
 
-    fn requests(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+    fn requests(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
         // A recording is a plain list, valid even after a panic elsewhere.
         self.inner
             .requests

@@ -144,14 +144,46 @@ fn a_missing_default_model_names_the_setup_script() {
     assert!(output.stdout.is_empty());
     let model = cache
         .join("models")
-        .join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+        .join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         format!(
-            "error: model file {} not found: run scripts/setup-model to fetch the default model\n",
+            "error: model file {} not found: run scripts/setup-model default to fetch the \
+             default model (Qwen2.5-Coder-1.5B-Instruct)\n",
             model.display()
         )
     );
+    // The small model, by name.
+    let output = run(localai()
+        .args(["--listen", "127.0.0.1:0", "--model", "small"])
+        .env("AGENTC_CACHE", &cache));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with(
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf not found: run scripts/setup-model small \
+             to fetch the small model (Qwen2.5-Coder-0.5B-Instruct)\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn only_loopback_addresses_are_listened_on() {
+    for address in ["0.0.0.0:0", "[::]:0", "192.0.2.1:8788", "example.com:80"] {
+        let output = run(localai().args(["--scripted", "--listen", address]));
+        assert_eq!(output.status.code(), Some(2), "{address}");
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr,
+            format!(
+                "error: cannot listen on {address}: localai listens only on the loopback \
+                 interface (127.0.0.1, [::1] or localhost with a port), because it has no \
+                 authentication\n"
+            )
+        );
+    }
 }
 
 #[test]
@@ -160,7 +192,7 @@ fn a_corrupt_model_file_is_refused_with_what_to_run() {
     std::fs::create_dir_all(cache.join("models")).unwrap();
     let default = cache
         .join("models")
-        .join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+        .join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf");
     let cut_short = b"GGUF\x03\x00\x00\x00 cut short";
     for (contents, reason) in [
         (
@@ -169,7 +201,7 @@ fn a_corrupt_model_file_is_refused_with_what_to_run() {
         ),
         (
             &cut_short[..],
-            format!("{} bytes instead of 491400064", cut_short.len()),
+            format!("{} bytes instead of 1117320768", cut_short.len()),
         ),
     ] {
         std::fs::write(&default, contents).unwrap();
@@ -180,7 +212,8 @@ fn a_corrupt_model_file_is_refused_with_what_to_run() {
             stderr,
             format!(
                 "error: model file {} is corrupt or incomplete ({reason}): \
-                 run scripts/setup-model to fetch the default model\n",
+                 run scripts/setup-model default to fetch the default model \
+                 (Qwen2.5-Coder-1.5B-Instruct)\n",
                 default.display()
             )
         );

@@ -1,5 +1,7 @@
-//! End to end on the real default model (Qwen2.5-Coder-0.5B-Instruct, run by
-//! llama.cpp). The model file must be there: run `scripts/setup-model`.
+//! End to end on a real model, the `small` one (Qwen2.5-Coder-0.5B-Instruct, run
+//! by llama.cpp): these tests are about localai's mechanics (streaming, queue,
+//! cancellation), so they take the fast model. The model file must be there:
+//! run `scripts/setup-model`.
 //! The test asserts structure, never wording or speed: decoding is greedy,
 //! outputs are short and every wait is generous.
 
@@ -7,7 +9,6 @@ mod common;
 
 use std::time::Duration;
 
-use localai::engine::llama::default_model_path;
 use localai::{Engine, LlamaOptions, Server};
 use serde_json::{json, Value};
 
@@ -41,13 +42,15 @@ fn weather_question(stream: bool) -> Value {
     })
 }
 
-/// Starts localai on the default model, or fails naming what to run.
+/// Starts localai on the small model, or fails naming what to run.
 async fn start(queue: usize) -> Server {
-    let path = default_model_path().expect("HOME or AGENTC_CACHE is set");
+    let model = localai::models::named("small").expect("the catalogue has a small model");
+    let path = model.path().expect("HOME or AGENTC_CACHE is set");
     assert!(
         path.is_file(),
-        "the real-model test needs the default model at {}: run scripts/setup-model",
-        path.display()
+        "the real-model test needs the small model at {}: run {}",
+        path.display(),
+        model.setup_command()
     );
     let mut options = LlamaOptions::new(&path);
     options.queue = queue;
@@ -94,6 +97,11 @@ async fn health(server: &Server) -> Value {
 async fn the_real_model_streams_answers_and_calls_tools() {
     let server = start(1).await;
     assert_eq!(health(&server).await["mode"], "llama");
+    // A real model keeps a short recording, not every prompt it ever saw.
+    assert_eq!(
+        server.localai().record_limit(),
+        localai::LLAMA_RECORD_LIMIT
+    );
 
     // A streamed answer: text events, then usage, then [DONE].
     let inputs = json!({

@@ -27,6 +27,7 @@ pub mod sse;
 pub mod step;
 pub mod tools;
 pub mod turn;
+pub mod written;
 
 #[cfg(feature = "worker")]
 pub mod platform;

@@ -2,13 +2,14 @@
 //!
 //! Models ask for tools in three ways: Workers AI's own shape (whole calls with an arguments
 //! object), the OpenAI shape (pieces merged by `index`, arguments as JSON text), and, for
-//! smaller models, the call written as JSON in the answer's text (bare, in a ```json fence or
-//! in `<tool_call>` tags). While a step's text could still be such a call it is held back; as
-//! soon as it cannot, it streams.
+//! smaller models, the call written as text (read by [`crate::written`]: bare JSON, fenced,
+//! in `<tool_call>` tags, with doubled braces). While a step's text could still be such a call
+//! it is held back; as soon as it cannot, it streams.
 
 use crate::history::ToolCall;
 use crate::model::{ArgumentsPart, ModelEvent, ToolCallPart};
 use crate::sse::Usage;
+use crate::written::Splitter;
 use serde_json::Value;
 
 /// A tool call whose arguments may not have been valid JSON.
@@ -31,13 +32,9 @@ struct PartialCall {
 /// The state of one step while the model streams.
 #[derive(Debug)]
 pub struct Step {
-    /// Tool names the model may call; text is only ever held back when there are some.
-    tools: Vec<&'static str>,
-    text: String,
-    /// How much of `text` has been passed on.
-    flushed: usize,
-    /// Whether the text is known not to be a tool call written as text.
-    prose: bool,
+    splitter: Splitter,
+    /// The text passed on to the client so far.
+    flushed: String,
     calls: Vec<PartialCall>,
     pub usage: Usage,
 }
@@ -50,16 +47,19 @@ pub struct StepResult {
     /// Text still to pass on to the client.
     pub unflushed: String,
     pub calls: Vec<AssembledCall>,
+    /// The whole text is a JSON object with an `error` member: the model repeated a tool's
+    /// error instead of answering. Nothing of it has been passed on (it is in `unflushed`).
+    pub error_echo: bool,
 }
 
 impl Step {
+    /// A step of a turn whose tools are `tools`; text is only ever held back when there are
+    /// some.
     pub fn new(tools: Vec<&'static str>) -> Self {
-        let prose = tools.is_empty();
+        let detect = !tools.is_empty();
         Step {
-            tools,
-            text: String::new(),
-            flushed: 0,
-            prose,
+            splitter: Splitter::new(&tools, detect),
+            flushed: String::new(),
             calls: Vec::new(),
             usage: Usage::default(),
         }
@@ -69,16 +69,9 @@ impl Step {
     pub fn on_event(&mut self, event: ModelEvent) -> Option<String> {
         match event {
             ModelEvent::Text(text) => {
-                self.text.push_str(&text);
-                if !self.prose && !could_be_written_call(&self.text) {
-                    self.prose = true;
-                }
-                if self.prose && self.flushed < self.text.len() {
-                    let out = self.text[self.flushed..].to_owned();
-                    self.flushed = self.text.len();
-                    return Some(out);
-                }
-                None
+                let out = self.splitter.push(&text);
+                self.flushed.push_str(&out);
+                (!out.is_empty()).then_some(out)
             }
             ModelEvent::Usage(usage) => {
                 self.usage = usage;
@@ -128,36 +121,82 @@ impl Step {
             .enumerate()
             .map(|(i, c)| assemble(c, step, i))
             .collect();
-        let held = &self.text[self.flushed..];
-        let mut text = self.text.clone();
-        let mut unflushed = held.to_owned();
-        if !self.prose && !held.trim().is_empty() {
-            if !calls.is_empty() {
-                // The same calls, also written out as text: the structured form wins.
-                text.truncate(self.flushed);
-                unflushed.clear();
-            } else if let Some(found) = extract_written_calls(held, &self.tools) {
-                calls = found
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (name, arguments))| AssembledCall {
-                        call: ToolCall {
-                            id: call_id(step, i),
-                            name,
-                            arguments,
-                        },
-                        invalid_arguments: None,
-                    })
-                    .collect();
-                text.truncate(self.flushed);
-                unflushed.clear();
-            }
+        let (unflushed, written) = self.splitter.finish();
+        // Calls both sent whole and written out as text: the structured form wins.
+        if calls.is_empty() {
+            calls = written
+                .into_iter()
+                .enumerate()
+                .map(|(i, written)| AssembledCall {
+                    call: ToolCall {
+                        id: call_id(step, i),
+                        name: written.name,
+                        arguments: written.arguments,
+                    },
+                    invalid_arguments: None,
+                })
+                .collect();
         }
+        let error_echo = calls.is_empty()
+            && self.flushed.trim().is_empty()
+            && serde_json::from_str::<Value>(unflushed.trim())
+                .is_ok_and(|value| value.get("error").is_some());
         StepResult {
-            text,
+            text: format!("{}{unflushed}", self.flushed),
             unflushed,
             calls,
+            error_echo,
         }
+    }
+}
+
+/// Why a step is not used as it is: the model called tools that are not on offer, or repeated a
+/// tool's error instead of answering. Such a step runs nothing and shows nothing; the model is
+/// asked again with `note` (see `turn.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// For the log and, when the model does not recover, the turn's error.
+    pub reason: String,
+    /// What the model is told on its next try.
+    pub note: String,
+}
+
+impl StepResult {
+    /// Whether this step must be asked again, and what to tell the model. `offered` are the
+    /// tools of the call that produced it.
+    pub fn refusal(&self, offered: &[&str]) -> Option<Refusal> {
+        let missing: Vec<&str> = self
+            .calls
+            .iter()
+            .map(|c| c.call.name.as_str())
+            .filter(|name| !offered.contains(name))
+            .collect();
+        if !missing.is_empty() {
+            let names = missing
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tools = if offered.is_empty() {
+                "No tools are available.".to_owned()
+            } else {
+                format!("The only tools are: {}.", offered.join(", "))
+            };
+            return Some(Refusal {
+                reason: format!("the model called tools that are not available ({names})"),
+                note: format!(
+                    "There is no tool named {names}. {tools} Do not call a tool unless the \
+                     user's last message needs one of these; otherwise answer it directly, in \
+                     plain text."
+                ),
+            });
+        }
+        self.error_echo.then(|| Refusal {
+            reason: "the model repeated a tool's error instead of answering".to_owned(),
+            note: "Do not repeat a tool's output as JSON. Answer the user's last message in \
+                   plain words, using what the tools returned."
+                .to_owned(),
+        })
     }
 }
 
@@ -185,75 +224,6 @@ fn assemble(call: PartialCall, step: u32, i: usize) -> AssembledCall {
         },
         invalid_arguments,
     }
-}
-
-/// Whether text seen so far could still turn out to be a tool call written as text.
-fn could_be_written_call(text: &str) -> bool {
-    let text = text.trim_start();
-    if text.is_empty() {
-        return true;
-    }
-    ["{", "[", "```", "<tool_call>"]
-        .iter()
-        .any(|start| text.starts_with(start) || start.starts_with(text))
-}
-
-/// Reads tool calls written as text: JSON objects `{"name": ..., "arguments"|"parameters": ...}`
-/// (or an array of them), bare, fenced or in `<tool_call>` tags. Every call must name one of
-/// `tools`; otherwise the text is an answer, not a call.
-pub fn extract_written_calls(text: &str, tools: &[&str]) -> Option<Vec<(String, Value)>> {
-    let mut calls = Vec::new();
-    let text = text.trim();
-    if text.contains("<tool_call>") {
-        for piece in text.split("<tool_call>").skip(1) {
-            let body = piece.split("</tool_call>").next().unwrap_or(piece);
-            calls.extend(parse_calls(strip_fence(body.trim()), tools)?);
-        }
-    } else {
-        calls = parse_calls(strip_fence(text), tools)?;
-    }
-    (!calls.is_empty()).then_some(calls)
-}
-
-fn strip_fence(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("```") else {
-        return text;
-    };
-    let rest = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric());
-    rest.trim().strip_suffix("```").unwrap_or(rest).trim()
-}
-
-fn parse_calls(text: &str, tools: &[&str]) -> Option<Vec<(String, Value)>> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let items = match value {
-        Value::Array(items) => items,
-        object => vec![object],
-    };
-    items
-        .into_iter()
-        .map(|item| {
-            let object = item.as_object()?;
-            let function = object.get("function").and_then(Value::as_object);
-            let name = object
-                .get("name")
-                .or_else(|| function.and_then(|f| f.get("name")))?
-                .as_str()?;
-            if !tools.contains(&name) {
-                return None;
-            }
-            let arguments = object
-                .get("arguments")
-                .or_else(|| object.get("parameters"))
-                .or_else(|| function.and_then(|f| f.get("arguments")))
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Default::default()));
-            let arguments = match arguments {
-                Value::String(text) => serde_json::from_str(&text).ok()?,
-                other => other,
-            };
-            Some((name.to_owned(), arguments))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -294,7 +264,9 @@ mod tests {
         ("```json\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Oslo\"}}\n```", Some(r#"[["get_weather",{"location":"Oslo"}]]"#)),
         ("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": \"{\\\"location\\\": \\\"Rome\\\"}\"}\n</tool_call>", Some(r#"[["get_weather",{"location":"Rome"}]]"#)),
         (r#"[{"name": "get_weather", "arguments": {"location": "A"}}, {"name": "clock", "arguments": {}}]"#, Some(r#"[["get_weather",{"location":"A"}],["clock",{}]]"#)),
-        (r#"{"name": "launch_rockets", "arguments": {}}"#, None),
+        ("{{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Nice\"}}}", Some(r#"[["get_weather",{"location":"Nice"}]]"#)),
+        // A call of a tool the agent does not have is still a call: the turn refuses it.
+        (r#"{"name": "launch_rockets", "arguments": {}}"#, Some(r#"[["launch_rockets",{}]]"#)),
         (r#"{"temperature": 21}"#, None),
         ("{not json", None),
     ];
@@ -323,6 +295,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_repeated_tool_error_is_held_and_flagged() {
+        let echo = r#"{"error":"there is no tool named `count_to_10`"}"#;
+        let (streamed, result) = run(&["get_weather"], texts(&[&echo[..5], &echo[5..]]));
+        assert_eq!(streamed, "");
+        assert!(result.error_echo);
+        assert_eq!(result.unflushed, echo);
+        let (_, result) = run(&["get_weather"], texts(&[r#"{"temperature": 21}"#]));
+        assert!(!result.error_echo);
+        let (_, result) = run(&["get_weather"], texts(&["The error was: none."]));
+        assert!(!result.error_echo);
+    }
+
+    #[test]
+    fn structured_calls_win_over_the_same_calls_written_out() {
+        let written = r#"{"name": "get_weather", "arguments": {"location": "Paris"}}"#;
+        let mut events = texts(&[written]);
+        events.push(ModelEvent::ToolCall(ToolCallPart {
+            index: None,
+            id: Some("w".into()),
+            name: Some("get_weather".into()),
+            arguments: ArgumentsPart::Object(json!({"location": "Paris"})),
+        }));
+        let (streamed, result) = run(&["get_weather"], events);
+        assert_eq!(streamed, "");
+        assert_eq!(result.calls.len(), 1);
+        assert_eq!(result.calls[0].call.id, "w");
+        assert_eq!(result.unflushed, "");
     }
 
     #[test]

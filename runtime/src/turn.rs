@@ -8,12 +8,16 @@
 
 use crate::agent::{AgentSpec, ToolKind, ToolSpec};
 use crate::history::{Message, Role, ToolCall};
-use crate::model::{self, StreamDecoder};
+use crate::model::{self, ModelMessage, StreamDecoder};
 use crate::sse::Usage;
 use crate::step::{AssembledCall, Step};
 use crate::tools;
 use futures_util::stream::{Stream, StreamExt};
 use serde_json::Value;
+
+/// How many times a refused step (see [`crate::step::Refusal`]) is asked again: once with a note
+/// and the tools, then once with the note and no tools, so that the turn answers in text.
+pub const REFUSAL_RETRIES: u32 = 2;
 
 /// How long a tool other than an HTTP tool (which has its own `timeout_ms`) may run.
 pub const DEFAULT_TOOL_TIMEOUT_MS: u32 = 10_000;
@@ -166,12 +170,28 @@ pub async fn run<B: Backend>(
     let mut usage = Usage::default();
     let mut source = Some(first);
     let mut step_number = 1;
+    let mut retries = 0;
+    let mut note: Option<String> = None;
     loop {
         sink.trace.steps = step_number;
+        let offered: &[&'static ToolSpec] = if retries < REFUSAL_RETRIES {
+            &tools
+        } else {
+            &[]
+        };
         let bytes = match source.take() {
             Some(bytes) => bytes,
             None => {
-                let inputs = model::build_input(agent, input.system, &conversation, &tools);
+                let mut inputs = model::build_input(agent, input.system, &conversation, offered);
+                if let Some(note) = &note {
+                    inputs.messages.push(ModelMessage {
+                        role: Role::System.as_str(),
+                        content: note,
+                        tool_calls: Vec::new(),
+                        tool_call_id: None,
+                        name: None,
+                    });
+                }
                 let inputs = serde_json::to_string(&inputs).expect("model inputs serialize");
                 match backend.call_model(model, &inputs).await {
                     Ok(bytes) => bytes,
@@ -190,6 +210,19 @@ pub async fn run<B: Backend>(
         usage += result.1;
         sink.trace.usage = usage;
         let result = result.0.finish(step_number);
+        let offered: Vec<&str> = offered.iter().map(|t| t.name).collect();
+        if let Some(refusal) = result.refusal(&offered) {
+            // Nothing of the step runs or is shown; the model is asked again.
+            if retries == REFUSAL_RETRIES {
+                return fail(sink, "model_error", &format!("{model}: {}", refusal.reason));
+            }
+            backend.log(&format!("agentc: {}; asking the model again", refusal.reason));
+            retries += 1;
+            note = Some(refusal.note);
+            step_number += 1;
+            continue;
+        }
+        note = None;
         if !result.unflushed.is_empty() && !sink.event(TurnEvent::Delta(&result.unflushed)) {
             return Outcome::Disconnected;
         }
@@ -204,7 +237,7 @@ pub async fn run<B: Backend>(
                 },
             };
         }
-        if step_number >= agent.max_steps {
+        if step_number - retries >= agent.max_steps {
             let message = format!(
                 "the model still wanted tools after {} steps (max_steps)",
                 agent.max_steps
@@ -596,17 +629,87 @@ mod tests {
         assert_eq!(names(&events), ["delta", "error"]);
     }
 
-    #[test]
-    fn unknown_tools_are_reported_to_the_model() {
-        let fake = Fake::default();
-        let call = format!(
+    fn call_of(name: &str) -> String {
+        format!(
             "data: {}\n\ndata: [DONE]\n\n",
-            json!({"tool_calls": [{"name": "launch", "arguments": {}}]})
+            json!({"tool_calls": [{"name": name, "arguments": {"location": "Paris"}}]})
+        )
+    }
+
+    /// The system note at the end of a model call's messages, if there is one after the user's.
+    fn note(inputs: &Value) -> Option<String> {
+        let last = inputs["messages"].as_array()?.last()?;
+        (last["role"] == "system").then(|| last["content"].as_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_call_of_a_missing_tool_is_not_run_nor_shown_and_the_model_is_asked_again() {
+        let fake = Fake::default();
+        let written = text(r#"{"name": "count_to_10", "arguments": {"location": "Paris"}}"#);
+        let (outcome, events) = turn(&fake, &[written, text("1, 2, 3.")]);
+        assert_eq!(names(&events), ["delta", "done"]);
+        assert_eq!(events[0].1["text"], "1, 2, 3.");
+        assert!(fake.tool_runs.borrow().is_empty());
+        let inputs = fake.model_inputs.borrow();
+        let note = note(&inputs[1]).expect("the second call carries a note");
+        assert!(note.contains("no tool named `count_to_10`"), "{note}");
+        assert!(note.contains("get_weather"), "{note}");
+        assert_eq!(inputs[1]["tools"][0]["function"]["name"], "get_weather");
+        let Outcome::Completed { messages, summary } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant"], "the refused call is not stored");
+        assert_eq!(summary.steps, 2);
+    }
+
+    #[test]
+    fn after_a_second_missing_tool_the_model_answers_without_tools() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(
+            &fake,
+            &[call_of("set_name"), call_of("set_name"), text("Hello, Alice.")],
         );
-        let (_, events) = turn(&fake, &[call, text("I cannot.")]);
-        assert!(events[1].1["error"]
-            .as_str()
-            .unwrap()
-            .contains("no tool named `launch`"));
+        assert_eq!(names(&events), ["delta", "done"]);
+        let inputs = fake.model_inputs.borrow();
+        assert_eq!(inputs.len(), 3);
+        assert!(inputs[2].get("tools").is_none(), "{}", inputs[2]);
+        assert!(note(&inputs[2]).unwrap().contains("set_name"));
+        assert!(matches!(outcome, Outcome::Completed { .. }));
+    }
+
+    #[test]
+    fn a_model_that_keeps_calling_missing_tools_fails_the_turn() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(
+            &fake,
+            &[call_of("a"), call_of("b"), text(r#"{"name": "get_weather", "arguments": {}}"#)],
+        );
+        assert_eq!(outcome, Outcome::Failed { code: "model_error" });
+        assert_eq!(names(&events), ["error"]);
+        let message = events[0].1["message"].as_str().unwrap();
+        assert!(message.contains("tools that are not available (`get_weather`)"), "{message}");
+        assert!(fake.tool_runs.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_repeated_tool_error_is_never_the_answer() {
+        let fake = Fake::default();
+        let echo = text(r#"{"error": "no such place"}"#);
+        let (outcome, events) = turn(
+            &fake,
+            &[calls(&["Nowhere"]), echo, text("I could not find that place.")],
+        );
+        assert_eq!(
+            names(&events),
+            ["tool_call", "tool_result", "delta", "done"]
+        );
+        assert_eq!(events[2].1["text"], "I could not find that place.");
+        let inputs = fake.model_inputs.borrow();
+        assert!(note(&inputs[2]).unwrap().contains("plain words"));
+        let Outcome::Completed { messages, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(messages.last().unwrap().content, "I could not find that place.");
     }
 }

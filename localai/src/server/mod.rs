@@ -1,5 +1,7 @@
 //! The HTTP router: the model endpoints, the control endpoints and JSON
-//! answers for everything else.
+//! answers for everything else. Every request must name a loopback host (or
+//! the AI binding's own host) in its `Host` header, so a web page cannot
+//! reach localai through DNS rebinding.
 
 mod control;
 mod errors;
@@ -7,9 +9,10 @@ mod openai;
 mod workers_ai;
 
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -41,7 +44,44 @@ pub fn router(ai: LocalAi) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(check_host))
         .with_state(ai)
+}
+
+/// The host the Workers AI binding's client puts in its requests.
+const BINDING_HOST: &str = "workers-binding.ai";
+
+/// Whether a `Host` header names this machine's loopback interface or the
+/// binding's host (which no web page can resolve to here), with any port.
+pub(crate) fn allowed_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name == BINDING_HOST
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses requests whose `Host` is some other name (403): a page of another
+/// site that rebinds its name to 127.0.0.1 sends its own name.
+async fn check_host(request: Request, next: Next) -> Response {
+    let host = request.headers().get(HOST).map(|h| h.to_str().unwrap_or("\u{fffd}"));
+    match host {
+        Some(host) if !allowed_host(host) => {
+            let body = json!({
+                "error": format!(
+                    "localai answers only requests for localhost, 127.0.0.1 or [::1], not {host:?}"
+                ),
+            });
+            json_response(StatusCode::FORBIDDEN, &body)
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// A JSON answer whose content type is exactly `application/json`: the
@@ -93,4 +133,38 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         "path": uri.path(),
     });
     json_response(StatusCode::METHOD_NOT_ALLOWED, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_host;
+
+    #[test]
+    fn only_loopback_hosts_are_allowed() {
+        for host in [
+            "127.0.0.1:8788",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "localhost:8788",
+            "LOCALHOST",
+            "dev.localhost:1",
+            "[::1]:8788",
+            "[::1]",
+            "workers-binding.ai",
+        ] {
+            assert!(allowed_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:8788",
+            "evil.example",
+            "localhost.evil.example",
+            "10.0.0.1:8788",
+            "0.0.0.0:8788",
+            "[::]:8788",
+            "[2001:db8::1]",
+            "",
+        ] {
+            assert!(!allowed_host(host), "{host}");
+        }
+    }
 }

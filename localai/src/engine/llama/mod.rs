@@ -37,20 +37,18 @@ use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
 use super::{EngineError, Generation};
+use crate::models;
 use crate::wire::RecordedRequest;
 use params::Prompt;
 use template::ChatTemplate;
 use worker::Job;
 
-/// The file name of the default model in `<cache>/models/`.
-pub const DEFAULT_MODEL_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
-/// The size of the default model, checked at start (its hash is checked by
-/// `scripts/setup-model`).
-pub const DEFAULT_MODEL_SIZE: u64 = 491_400_064;
 /// The context size (prompt plus output, in tokens) when not given.
 pub const DEFAULT_CTX_SIZE: u32 = 4096;
 /// How many requests may wait while one generates, when not given.
 pub const DEFAULT_QUEUE: usize = 8;
+/// How many distinct model ids are remembered (and logged once each).
+const LOGGED_IDS: usize = 64;
 /// The number of prompt tokens decoded in one step.
 const BATCH: u32 = 512;
 
@@ -59,24 +57,6 @@ const BATCH: u32 = 512;
 const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n\
                       {{ message.content }}<|im_end|>\n{% endfor %}\
                       {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
-
-/// The per-user cache of agentc: `$AGENTC_CACHE`, else
-/// `$XDG_CACHE_HOME/agentc`, else `$HOME/.cache/agentc`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = var("AGENTC_CACHE") {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(dir).join("agentc"));
-    }
-    var("HOME").map(|home| PathBuf::from(home).join(".cache").join("agentc"))
-}
-
-/// Where `scripts/setup-model` puts the default model.
-pub fn default_model_path() -> Option<PathBuf> {
-    cache_dir().map(|dir| dir.join("models").join(DEFAULT_MODEL_FILE))
-}
 
 /// How to load and run a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,11 +83,16 @@ impl LlamaOptions {
         }
     }
 
-    /// Options for the default model in the cache.
+    /// Options for the default model in the cache (see [`crate::models`]).
     pub fn default_model() -> Result<Self, LoadError> {
-        Ok(LlamaOptions::new(
-            default_model_path().ok_or(LoadError::NoCacheDir)?,
-        ))
+        LlamaOptions::choose(None)
+    }
+
+    /// Options for a `--model` choice: `default`, `small` or the path of a GGUF file (see
+    /// [`crate::models::resolve`]); `None` is the default model.
+    pub fn choose(choice: Option<&str>) -> Result<Self, LoadError> {
+        let path = models::resolve(choice).map_err(LoadError::Choice)?;
+        Ok(LlamaOptions::new(path))
     }
 }
 
@@ -134,26 +119,25 @@ pub enum LoadError {
         reason: String,
         hint: String,
     },
-    #[error(
-        "no cache directory for the default model: set AGENTC_CACHE or HOME, \
-         or pass --model PATH"
-    )]
-    NoCacheDir,
+    #[error(transparent)]
+    Choice(models::ChoiceError),
 }
 
 /// What to tell the user about a bad model file.
 fn hint(path: &Path) -> String {
-    if is_default_model(path) {
-        "run scripts/setup-model to fetch the default model".into()
-    } else {
-        "pass --model with a GGUF model file, or leave --model out to use the default model \
-         (fetched by scripts/setup-model)"
-            .into()
+    match models::by_file(path) {
+        Some(model) => format!(
+            "run {} to fetch the {} model ({})",
+            model.setup_command(),
+            model.name,
+            model.title
+        ),
+        None => format!(
+            "pass --model with a GGUF model file, `default` or `small`, or leave --model out to \
+             use the default model (fetched by {})",
+            models::SETUP_COMMAND
+        ),
     }
-}
-
-fn is_default_model(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()) == Some(DEFAULT_MODEL_FILE)
 }
 
 /// Checks that `path` is there and looks like a complete GGUF file.
@@ -182,10 +166,8 @@ fn check_file(path: &Path) -> Result<(), LoadError> {
     if file.read_exact(&mut magic).is_err() || &magic != b"GGUF" {
         return Err(corrupt("it does not start like a GGUF file".into()));
     }
-    if is_default_model(path) && size != DEFAULT_MODEL_SIZE {
-        return Err(corrupt(format!(
-            "{size} bytes instead of {DEFAULT_MODEL_SIZE}"
-        )));
+    if let Some(model) = models::by_file(path).filter(|model| model.size != size) {
+        return Err(corrupt(format!("{size} bytes instead of {}", model.size)));
     }
     Ok(())
 }
@@ -440,15 +422,20 @@ impl LlamaEngine {
         Ok(generation)
     }
 
-    /// Logs, once per model id, that the id is served by the loaded model.
+    /// Logs, once per model id (for the first [`LOGGED_IDS`] ids), that the
+    /// id is served by the loaded model.
     fn note_model_id(&self, id: &str) {
         let mut seen = self
             .shared
             .seen_ids
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if seen.insert(id.to_string()) {
-            let id = if id.is_empty() { "(no model id)" } else { id };
+        if seen.len() < LOGGED_IDS && seen.insert(id.to_string()) {
+            let id = if id.is_empty() {
+                "(no model id)".to_owned()
+            } else {
+                id.escape_debug().to_string()
+            };
             eprintln!(
                 "localai: model {id} is served by {} ({})",
                 self.shared.info.name,
