@@ -24,6 +24,8 @@ pub struct BuildOptions {
     pub tools_root: PathBuf,
     /// Generate only; do not compile.
     pub generate_only: bool,
+    /// List every agent in the chat page at `/`, whatever its `page` says (`agentc dev`).
+    pub page_for_every_agent: bool,
 }
 
 impl BuildOptions {
@@ -36,6 +38,7 @@ impl BuildOptions {
             wrangler_toml: root.join("wrangler.toml"),
             tools_root: root.to_path_buf(),
             generate_only: false,
+            page_for_every_agent: false,
         }
     }
 
@@ -90,9 +93,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     })?;
     let files = project::read_files(&paths, &opts.root).map_err(|d| BuildError::Io(d.message))?;
     let mut checked = project::check_files(files);
-    let Some(project) = checked.project.clone().filter(|_| !checked.has_errors()) else {
+    let Some(mut project) = checked.project.clone().filter(|_| !checked.has_errors()) else {
         return Err(BuildError::Invalid(Box::new(checked)));
     };
+    if opts.page_for_every_agent {
+        project.agents.iter_mut().for_each(|agent| agent.page = true);
+    }
     if project.agents.is_empty() {
         return Err(BuildError::Io(format!(
             "no agent files (*.yaml) in {}",

@@ -265,7 +265,11 @@ fn dev(
     localai: Option<PathBuf>,
     no_build: bool,
 ) -> ExitCode {
-    let opts = BuildOptions::for_root(root);
+    // Under `agentc dev` the chat page at `/` lists every agent.
+    let opts = BuildOptions {
+        page_for_every_agent: true,
+        ..BuildOptions::for_root(root)
+    };
     if !no_build {
         if let Err(code) = run_build(&opts) {
             return code;

@@ -19,6 +19,7 @@ use crate::openai;
 use crate::policy::RateKey;
 use crate::ratelimit;
 use crate::routing;
+use crate::ui_stream;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// The header a client's address arrives in on Cloudflare.
@@ -115,7 +116,13 @@ async fn route(
             *known = Some(agent);
             let key = authenticate(env, agent, req.headers())?;
             let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
-            let chat = api::parse_chat_request(&body)?;
+            // The AI SDK's body (`useChat`) or this API's own; see `crate::ui_stream`.
+            let (operation, chat) = if ui_stream::is_ui_request(&body) {
+                let ui = ui_stream::parse(&body)?;
+                ("ui", api::ChatRequest { message: ui.message, session_id: ui.session_id })
+            } else {
+                ("turn", api::parse_chat_request(&body)?)
+            };
             limits::check_message(&chat.message, &agent.policy.limits)?;
             let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
             let limiter = rate_limit(
@@ -127,7 +134,7 @@ async fn route(
                 extra,
             )
             .await?;
-            let url = session_url("turn", agent, &chat.session_id, rule, limiter.as_deref());
+            let url = session_url(operation, agent, &chat.session_id, rule, limiter.as_deref());
             forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
         }
         Route::ChatCompletions => {

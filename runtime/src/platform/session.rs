@@ -12,6 +12,7 @@ use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
 use crate::routing;
+use crate::ui_stream::{self, UiChat};
 use futures_util::lock::Mutex;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -83,7 +84,7 @@ impl SessionObject {
                 .map(|(_, v)| v.into_owned())
         };
         let result = match (req.method(), url.path()) {
-            (Method::Post, path @ ("/turn" | "/completions")) => {
+            (Method::Post, path @ ("/turn" | "/completions" | "/ui")) => {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 let session_id = query("session_id").unwrap_or_default();
@@ -99,6 +100,10 @@ impl SessionObject {
                             self.turn(agent, session_id, chat.message, Format::Events, admitted)
                                 .await
                         }
+                        Err(err) => Err(err),
+                    },
+                    Some(agent) if path == "/ui" => match ui_stream::parse(&body) {
+                        Ok(chat) => self.ui_turn(agent, chat, admitted(agent)).await,
                         Err(err) => Err(err),
                     },
                     Some(agent) => match openai::parse(&body) {
@@ -140,9 +145,40 @@ impl SessionObject {
         format: Format,
         admitted: Admitted,
     ) -> Result<Response, ApiError> {
+        self.checked_turn(agent, session_id, message, format, admitted, None)
+            .await
+    }
+
+    /// A turn asked for by the AI SDK: its earlier messages are checked against the history
+    /// the turn reads, and it is answered as a UI message stream.
+    async fn ui_turn(
+        &self,
+        agent: &'static AgentSpec,
+        chat: UiChat,
+        admitted: Admitted,
+    ) -> Result<Response, ApiError> {
+        let random = (worker::js_sys::Math::random() * 1e16) as u64;
+        let format = Format::UiStream(format!("msg-{random:x}"));
+        let (session_id, message) = (chat.session_id.clone(), chat.message.clone());
+        self.checked_turn(agent, session_id, message, format, admitted, Some(&chat))
+            .await
+    }
+
+    async fn checked_turn(
+        &self,
+        agent: &'static AgentSpec,
+        session_id: String,
+        message: String,
+        format: Format,
+        admitted: Admitted,
+        ui_chat: Option<&UiChat>,
+    ) -> Result<Response, ApiError> {
         let guard = self.turn_lock.clone().lock_owned().await;
         let transcript = self.load_window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        if let Some(chat) = ui_chat {
+            ui_stream::check_history(chat, &history)?;
+        }
         let request = respond::Request {
             agent,
             session_id: Some(session_id),
