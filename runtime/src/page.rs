@@ -63,9 +63,10 @@ pub fn render(page: &Page, agents: &[AgentSpec]) -> String {
     let json = serde_json::to_string(&listed).expect("the agent list serializes");
     // Inside <script>, `<` could close the element: JSON allows it escaped.
     let json = json.replace('<', "\\u003c");
+    // The agents last: their text must not be searched for the other placeholders.
     HTML.replacen("/*STYLE*/", CSS, 1)
-        .replacen("/*AGENTS*/", &json, 1)
         .replacen("/*SCRIPT*/", JS, 1)
+        .replacen("/*AGENTS*/", &json, 1)
 }
 
 #[cfg(test)]
@@ -76,7 +77,7 @@ mod tests {
 
     const PLAIN: AgentSpec = AgentSpec {
         name: "weather",
-        description: "Says </script><b>the weather</b>",
+        description: "Says </script><b>the weather</b> /*SCRIPT*/",
         model: "@cf/m",
         system: "",
         history_window: 4,

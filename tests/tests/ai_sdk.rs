@@ -179,3 +179,52 @@ async fn earlier_messages_that_contradict_the_server_are_refused() {
     let events = stack.chat_events("toolbox", "Hi", "made-up").await;
     assert_eq!(agentc_tests::answer(&events), "Hello.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_use_chat_request_from_an_allowed_origin_gets_cors_headers() {
+    let stack = Stack::start(
+        json!({ "replies": [{ "text": "Hello there." }], "when_exhausted": "repeat_last" }),
+    )
+    .await;
+    let origin = "http://localhost:5173";
+    let body = json!({
+        "id": "cors-chat",
+        "trigger": "submit-message",
+        "messages": [{ "id": "1", "role": "user", "parts": [{ "type": "text", "text": "Hi" }] }],
+    });
+    let post = |origin: &'static str| {
+        stack
+            .client
+            .post(format!("{}/agents/guarded/chat", stack.base))
+            .header("origin", origin)
+            .header(
+                "authorization",
+                format!("Bearer {}", agentc_tests::TEST_API_KEYS[0]),
+            )
+            .json(&body)
+            .send()
+    };
+    let response = post(origin).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("access-control-allow-origin").as_deref(),
+        Some(origin)
+    );
+    assert_eq!(header("x-vercel-ai-ui-message-stream").as_deref(), Some("v1"));
+    assert!(header("access-control-expose-headers")
+        .unwrap()
+        .contains("x-agentc-model"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains(r#""type":"text-delta""#), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+
+    // An origin the agent does not declare gets no allow header (the browser refuses it).
+    let refused = post("https://evil.test").await.unwrap();
+    assert_eq!(refused.headers().get("access-control-allow-origin"), None);
+}
