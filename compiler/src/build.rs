@@ -97,7 +97,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         return Err(BuildError::Invalid(Box::new(checked)));
     };
     if opts.page_for_every_agent {
-        project.agents.iter_mut().for_each(|agent| agent.page = true);
+        project
+            .agents
+            .iter_mut()
+            .for_each(|agent| agent.page = true);
     }
     if project.agents.is_empty() {
         return Err(BuildError::Io(format!(

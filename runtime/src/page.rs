@@ -108,7 +108,9 @@ mod tests {
             agents: &["guarded", "weather"],
         };
         let html = render(&page, &[PLAIN, guarded, hidden]);
-        let start = html.find(r#"<script type="application/json" id="agents">"#).unwrap();
+        let start = html
+            .find(r#"<script type="application/json" id="agents">"#)
+            .unwrap();
         let rest = &html[start..];
         let json = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
         let listed: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -133,7 +135,12 @@ mod tests {
     /// The page is at most 30 KiB gzipped (the issue's budget), printed for the record.
     #[test]
     fn the_page_fits_its_size_budget() {
-        let html = render(&Page { agents: &["weather"] }, &[PLAIN]);
+        let html = render(
+            &Page {
+                agents: &["weather"],
+            },
+            &[PLAIN],
+        );
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(html.as_bytes()).unwrap();
         let gzipped = gz.finish().unwrap().len();

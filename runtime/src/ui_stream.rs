@@ -272,9 +272,7 @@ impl<F: FnMut(String) -> bool> Sink for UiSink<F> {
                 self.send(json!({ "type": "text-delta", "id": id, "delta": text }))
             }
             TurnEvent::ToolCall(call) => {
-                self.close_text()
-                    && self.next_step()
-                    && self.send(tool_input(call))
+                self.close_text() && self.next_step() && self.send(tool_input(call))
             }
             TurnEvent::ToolResult(call, result) => {
                 self.after_tools = true;
@@ -313,6 +311,76 @@ fn tool_output(call: &ToolCall, result: &Result<Value, String>) -> Value {
             "providerExecuted": true,
         }),
     }
+}
+
+/// A session's stored messages as the AI SDK's `UIMessage`s, for `useChat({ messages })` after a
+/// reload: each user message is one message with a text part; each assistant turn (its tool
+/// calls, their results, its answer) is one assistant message whose steps begin with a
+/// `step-start` part, with a `tool-{name}` part (`output-available`) per call. Ids are the
+/// session id and the index of the first stored message.
+pub fn ui_messages(session_id: &str, stored: &[Message]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    // The assistant message being built, and whether its last step ended with tool results.
+    let mut turn: Option<(Value, bool)> = None;
+    let flush = |turn: &mut Option<(Value, bool)>, out: &mut Vec<Value>| {
+        if let Some((message, _)) = turn.take() {
+            out.push(message);
+        }
+    };
+    for (index, message) in stored.iter().enumerate() {
+        match message.role {
+            Role::User => {
+                flush(&mut turn, &mut out);
+                out.push(json!({
+                    "id": format!("{session_id}-{index}"),
+                    "role": "user",
+                    "parts": [{ "type": "text", "text": message.content }],
+                }));
+            }
+            Role::Assistant => {
+                let (ui, new_step) = turn.get_or_insert_with(|| {
+                    let id = format!("{session_id}-{index}");
+                    (json!({ "id": id, "role": "assistant", "parts": [] }), true)
+                });
+                let parts = ui["parts"].as_array_mut().expect("parts is a list");
+                if std::mem::take(new_step) {
+                    parts.push(json!({ "type": "step-start" }));
+                }
+                if !message.content.is_empty() {
+                    parts.push(json!({ "type": "text", "text": message.content, "state": "done" }));
+                }
+                for call in &message.tool_calls {
+                    parts.push(json!({
+                        "type": format!("tool-{}", call.name),
+                        "toolCallId": call.id,
+                        "state": "input-available",
+                        "input": call.arguments,
+                        "providerExecuted": true,
+                    }));
+                }
+                if message.tool_calls.is_empty() {
+                    flush(&mut turn, &mut out);
+                }
+            }
+            Role::Tool => {
+                let Some((ui, new_step)) = &mut turn else {
+                    continue;
+                };
+                *new_step = true;
+                let id = message.tool_call_id.as_deref().unwrap_or_default();
+                let output = serde_json::from_str::<Value>(&message.content)
+                    .unwrap_or_else(|_| Value::from(message.content.as_str()));
+                let parts = ui["parts"].as_array_mut().expect("parts is a list");
+                if let Some(part) = parts.iter_mut().find(|p| p["toolCallId"] == id) {
+                    part["state"] = Value::from("output-available");
+                    part["output"] = output;
+                }
+            }
+            Role::System => {}
+        }
+    }
+    flush(&mut turn, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -361,7 +429,8 @@ mod tests {
         assert_eq!(chat.message, "What is my name?");
         assert_eq!(chat.earlier_user_messages, ["My name is Alice"]);
         // The app's own `body` fields and a missing trigger are fine.
-        let extra = json!({ "id": "c", "messages": [user("x")], "temperature": 1, "messageId": null });
+        let extra =
+            json!({ "id": "c", "messages": [user("x")], "temperature": 1, "messageId": null });
         assert!(parse(extra.to_string().as_bytes()).is_ok());
     }
 
@@ -412,10 +481,15 @@ mod tests {
         assert_eq!(check_history(&chat(&["one", "two"]), &stored), Ok(()));
         // A client that kept only the recent messages, or more than the window holds.
         assert_eq!(check_history(&chat(&["two"]), &stored), Ok(()));
-        assert_eq!(check_history(&chat(&["zero", "one", "two"]), &stored), Ok(()));
+        assert_eq!(
+            check_history(&chat(&["zero", "one", "two"]), &stored),
+            Ok(())
+        );
         let err = check_history(&chat(&["one", "TWO"]), &stored).unwrap_err();
         assert_eq!((err.status, err.code), (409, "history_mismatch"));
-        assert!(err.message.contains(r#"is "TWO" in the request but "two" on the server"#));
+        assert!(err
+            .message
+            .contains(r#"is "TWO" in the request but "two" on the server"#));
         let err = check_history(&chat(&["one"]), &[]).unwrap_err();
         assert!(err.message.contains("holds no history"), "{}", err.message);
     }
@@ -495,7 +569,10 @@ mod tests {
         assert_eq!(parts[0]["messageId"], "msg-1");
         assert_eq!(parts[2]["id"], "text-1");
         assert_eq!(parts[9]["id"], "text-2");
-        assert_eq!(parts[11], json!({ "type": "text-delta", "id": "text-2", "delta": "21°C." }));
+        assert_eq!(
+            parts[11],
+            json!({ "type": "text-delta", "id": "text-2", "delta": "21°C." })
+        );
         assert_eq!(
             parts[5],
             json!({ "type": "tool-input-available", "toolCallId": "call-1", "toolName": "get_weather",
@@ -542,6 +619,42 @@ mod tests {
             parts[4]["errorText"],
             "the model stream broke (model_error)"
         );
+    }
+
+    #[test]
+    fn stored_history_becomes_ui_messages() {
+        let call = ToolCall {
+            id: "c1".into(),
+            name: "get_weather".into(),
+            arguments: json!({ "location": "Paris" }),
+        };
+        let stored = vec![
+            Message::new(Role::User, "Weather in Paris?"),
+            Message::tool_calls("", vec![call.clone()]),
+            Message::tool_result(&call, r#"{"temp_c":21}"#),
+            Message::new(Role::Assistant, "Sunny."),
+            Message::new(Role::User, "Thanks"),
+            Message::new(Role::Assistant, "You're welcome."),
+        ];
+        let ui = ui_messages("s", &stored);
+        assert_eq!(ui.len(), 4);
+        assert_eq!(
+            ui[0],
+            json!({ "id": "s-0", "role": "user", "parts": [{ "type": "text", "text": "Weather in Paris?" }] })
+        );
+        assert_eq!(
+            ui[1],
+            json!({ "id": "s-1", "role": "assistant", "parts": [
+                { "type": "step-start" },
+                { "type": "tool-get_weather", "toolCallId": "c1", "state": "output-available",
+                  "input": { "location": "Paris" }, "output": { "temp_c": 21 }, "providerExecuted": true },
+                { "type": "step-start" },
+                { "type": "text", "text": "Sunny.", "state": "done" },
+            ] })
+        );
+        assert_eq!(ui[3]["id"], "s-5");
+        assert_eq!(ui[3]["parts"][1]["text"], "You're welcome.");
+        assert!(ui_messages("s", &[]).is_empty());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 // the code React's `useChat` runs, with a plain in-memory state in place of React's.
 //
 // Usage: node ai_sdk.mjs <chat endpoint URL> <chat id> <message>... ; prints one JSON object:
-// for each message, the chunk types the transport read, the response headers and the chat's
-// status and error after it, then the chat's messages.
+// for each message, the chunks the transport read, the response headers and the chat's status
+// and error after it, then the chat's messages. With AGENTC_INITIAL_URL set, the chat starts
+// from the `messages` that URL answers (as an app does after a reload).
 import { AbstractChat, DefaultChatTransport } from "ai";
 
 const [api, chatId, ...texts] = process.argv.slice(2);
@@ -12,7 +13,7 @@ const [api, chatId, ...texts] = process.argv.slice(2);
 class State {
   status = "ready";
   error = undefined;
-  messages = [];
+  constructor(messages) { this.messages = messages; }
   pushMessage = (m) => { this.messages = this.messages.concat(m); };
   popMessage = () => { this.messages = this.messages.slice(0, -1); };
   replaceMessage = (i, m) => {
@@ -23,7 +24,7 @@ class State {
 
 class Chat extends AbstractChat {
   constructor(init) {
-    const state = new State();
+    const state = new State(init.messages || []);
     super({ ...init, state });
     this.store = state;
   }
@@ -55,7 +56,13 @@ const transport = new RecordingTransport({
   },
 });
 
-const chat = new Chat({ id: chatId, transport });
+let initial = [];
+if (process.env.AGENTC_INITIAL_URL) {
+  const response = await fetch(process.env.AGENTC_INITIAL_URL);
+  if (!response.ok) throw new Error("GET " + process.env.AGENTC_INITIAL_URL + ": " + response.status);
+  initial = (await response.json()).messages;
+}
+const chat = new Chat({ id: chatId, transport, messages: initial });
 const turns = [];
 for (const text of texts) {
   chunks = [];

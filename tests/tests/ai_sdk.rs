@@ -7,6 +7,16 @@ use serde_json::{json, Value};
 
 /// Runs tests/js/ai_sdk.mjs: one chat with `chat_id`, sending each of `texts` in turn.
 async fn run_chat(stack: &Stack, chat_id: &str, texts: &[&str]) -> Value {
+    run_chat_from(stack, chat_id, texts, None).await
+}
+
+/// The same, the chat starting from the messages `initial` (a URL) answers.
+async fn run_chat_from(
+    stack: &Stack,
+    chat_id: &str,
+    texts: &[&str],
+    initial: Option<String>,
+) -> Value {
     let script = repo_root().join("tests/js/ai_sdk.mjs");
     assert!(
         repo_root().join("node_modules/ai/package.json").is_file(),
@@ -17,6 +27,7 @@ async fn run_chat(stack: &Stack, chat_id: &str, texts: &[&str]) -> Value {
         .arg(format!("{}/agents/toolbox/chat", stack.base))
         .arg(chat_id)
         .args(texts)
+        .envs(initial.map(|url| ("AGENTC_INITIAL_URL", url)))
         .output()
         .await
         .expect("node runs (Node.js 20 or later is needed)");
@@ -43,6 +54,7 @@ async fn use_chat_streams_tools_and_keeps_history_on_the_server() {
         { "tool_calls": [{ "name": "get_weather", "arguments": { "location": "Paris" } }] },
         { "text": "It is sunny and 21 degrees in Paris." },
         { "text": "You asked about Paris." },
+        { "text": "Still Paris." },
     ]}))
     .await;
     let result = run_chat(
@@ -145,13 +157,38 @@ async fn use_chat_streams_tools_and_keeps_history_on_the_server() {
     let roles: Vec<&str> = stored.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(
         roles,
-        ["user", "assistant", "tool", "assistant", "user", "assistant"]
+        [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
+            "assistant"
+        ]
     );
+
+    // After a reload the app starts from the history as UI messages, and carries on.
+    let initial = format!(
+        "{}/agents/toolbox/sessions/react-chat-1?format=ui",
+        stack.base
+    );
+    let resumed = run_chat_from(&stack, "react-chat-1", &["And now?"], Some(initial)).await;
+    let turn = &resumed["turns"][0];
+    assert_eq!(turn["status"], "ready", "{turn}");
+    assert_eq!(turn["sent_messages"], 5);
+    let chat = resumed["messages"].as_array().unwrap();
+    assert_eq!(chat[1]["parts"], result["messages"][1]["parts"]);
+    let last = chat[4]["parts"].as_array().unwrap();
+    assert!(last.iter().any(|p| p["text"] == "Still Paris."), "{last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn earlier_messages_that_contradict_the_server_are_refused() {
-    let stack = Stack::start(json!({ "replies": [{ "text": "Hello." }] })).await;
+    let stack = Stack::start(json!({ "replies": [
+        { "text": "Hello." },
+        { "chunks": ["Half an ans"], "truncate": true },
+    ]}))
+    .await;
     // A chat id the server has never seen, with a made-up earlier exchange.
     let body = json!({
         "id": "made-up",
@@ -178,6 +215,18 @@ async fn earlier_messages_that_contradict_the_server_are_refused() {
     // This API's own body keeps working on the same endpoint.
     let events = stack.chat_events("toolbox", "Hi", "made-up").await;
     assert_eq!(agentc_tests::answer(&events), "Hello.");
+
+    // A turn that breaks midway reaches useChat as an error, and stores nothing.
+    let result = run_chat(&stack, "broken", &["Tell me a story"]).await;
+    let turn = &result["turns"][0];
+    assert_eq!(turn["status"], "error", "{turn}");
+    let types = types(turn);
+    assert_eq!(types.last(), Some(&"error"), "{types:?}");
+    assert!(
+        turn["error"].as_str().unwrap().contains("model_error"),
+        "{turn}"
+    );
+    assert!(stack.history("toolbox", "broken").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +265,10 @@ async fn a_use_chat_request_from_an_allowed_origin_gets_cors_headers() {
         header("access-control-allow-origin").as_deref(),
         Some(origin)
     );
-    assert_eq!(header("x-vercel-ai-ui-message-stream").as_deref(), Some("v1"));
+    assert_eq!(
+        header("x-vercel-ai-ui-message-stream").as_deref(),
+        Some("v1")
+    );
     assert!(header("access-control-expose-headers")
         .unwrap()
         .contains("x-agentc-model"));

@@ -80,7 +80,9 @@ async fn a_person_chats_with_an_agent_from_the_page() {
         streamed.len() >= 2,
         "the answer should grow in steps: {growth:?}"
     );
-    assert!(streamed.windows(2).all(|w| w[1].starts_with(w[0]) && w[1].len() > w[0].len()));
+    assert!(streamed
+        .windows(2)
+        .all(|w| w[1].starts_with(w[0]) && w[1].len() > w[0].len()));
     assert_eq!(growth.last().unwrap()["state"], "done");
     assert_eq!(seen["answer"], "It is sunny in Paris.");
     assert_eq!(seen["tool_while_streaming"], "get_weather");

@@ -119,7 +119,13 @@ async fn route(
             // The AI SDK's body (`useChat`) or this API's own; see `crate::ui_stream`.
             let (operation, chat) = if ui_stream::is_ui_request(&body) {
                 let ui = ui_stream::parse(&body)?;
-                ("ui", api::ChatRequest { message: ui.message, session_id: ui.session_id })
+                (
+                    "ui",
+                    api::ChatRequest {
+                        message: ui.message,
+                        session_id: ui.session_id,
+                    },
+                )
             } else {
                 ("turn", api::parse_chat_request(&body)?)
             };
@@ -196,7 +202,13 @@ async fn route(
             let agent = find(agents, agent)?;
             *known = Some(agent);
             authenticate(env, agent, req.headers())?;
-            let url = format!("https://session/history?session_id={session_id}");
+            // `?format=ui`: the messages as the AI SDK's `UIMessage`s (see `crate::ui_stream`).
+            let ui = req.url().is_ok_and(|url| {
+                url.query_pairs()
+                    .any(|(key, value)| key == "format" && value == "ui")
+            });
+            let format = if ui { "&format=ui" } else { "" };
+            let url = format!("https://session/history?session_id={session_id}{format}");
             forward(env, agent, session_id, Method::Get, &url, None).await
         }
         Route::DeleteSession { agent, session_id } => {

@@ -125,7 +125,10 @@ impl SessionObject {
                     )),
                 }
             }
-            (Method::Get, "/history") => self.history(query("session_id").unwrap_or_default()),
+            (Method::Get, "/history") => self.history(
+                query("session_id").unwrap_or_default(),
+                query("format").as_deref() == Some("ui"),
+            ),
             (Method::Delete, "/history") => self.forget(),
             _ => Err(ApiError::not_found("no such session operation")),
         };
@@ -208,13 +211,20 @@ impl SessionObject {
         Ok(to_messages(rows))
     }
 
-    fn history(&self, session_id: String) -> Result<Response, ApiError> {
+    /// The stored messages; `ui`: as the AI SDK's `UIMessage`s.
+    fn history(&self, session_id: String, ui: bool) -> Result<Response, ApiError> {
         let rows: Vec<StoredMessage> = self
             .sql
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
+        let messages = to_messages(rows);
+        let body = if ui {
+            let messages = ui_stream::ui_messages(&session_id, &messages);
+            serde_json::json!({ "id": session_id, "messages": messages })
+        } else {
+            serde_json::json!({ "session_id": session_id, "messages": messages })
+        };
         respond::json_response(&body.to_string())
     }
 
