@@ -37,6 +37,20 @@ pub fn is_ui_request(body: &[u8]) -> bool {
     serde_json::from_slice::<Probe>(body).is_ok_and(|probe| probe.messages.is_some())
 }
 
+/// Reads a chat body of either kind: the AI SDK's (the session operation `ui`, answered with a UI
+/// message stream) or this API's own (`turn`).
+pub fn chat_request(body: &[u8]) -> Result<(&'static str, api::ChatRequest), ApiError> {
+    if !is_ui_request(body) {
+        return Ok(("turn", api::parse_chat_request(body)?));
+    }
+    let chat = parse(body)?;
+    let request = api::ChatRequest {
+        message: chat.message,
+        session_id: chat.session_id,
+    };
+    Ok(("ui", request))
+}
+
 /// The body `DefaultChatTransport` sends. Other fields (the app's own `body` option) are
 /// accepted and ignored.
 #[derive(Debug, Deserialize)]
@@ -411,6 +425,13 @@ mod tests {
         assert!(is_ui_request(&body(json!([user("hi")]))));
         assert!(!is_ui_request(br#"{"message":"hi","session_id":"s"}"#));
         assert!(!is_ui_request(b"not json"));
+        let (operation, chat) = chat_request(&body(json!([user("hi")]))).unwrap();
+        assert_eq!((operation, chat.message.as_str()), ("ui", "hi"));
+        let (operation, chat) = chat_request(br#"{"message":"yo","session_id":"s"}"#).unwrap();
+        assert_eq!((operation, chat.session_id.as_str()), ("turn", "s"));
+        // This API's own errors are unchanged.
+        let err = chat_request(br#"{"message":"hi"}"#).unwrap_err();
+        assert!(err.message.contains("missing field `session_id`"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 // Usage: node ai_sdk.mjs <chat endpoint URL> <chat id> <message>... ; prints one JSON object:
 // for each message, the chunks the transport read, the response headers and the chat's status
 // and error after it, then the chat's messages. With AGENTC_INITIAL_URL set, the chat starts
-// from the `messages` that URL answers (as an app does after a reload).
+// from the `messages` that URL answers (as an app does after a reload); AGENTC_API_KEY is sent as
+// `Authorization: Bearer`.
 import { AbstractChat, DefaultChatTransport } from "ai";
 
 const [api, chatId, ...texts] = process.argv.slice(2);
@@ -46,8 +47,10 @@ class RecordingTransport extends DefaultChatTransport {
     );
   }
 }
+const auth = process.env.AGENTC_API_KEY ? { authorization: "Bearer " + process.env.AGENTC_API_KEY } : {};
 const transport = new RecordingTransport({
   api,
+  headers: auth,
   fetch: async (url, init) => {
     sent = JSON.parse(init.body);
     const response = await fetch(url, init);
@@ -58,7 +61,7 @@ const transport = new RecordingTransport({
 
 let initial = [];
 if (process.env.AGENTC_INITIAL_URL) {
-  const response = await fetch(process.env.AGENTC_INITIAL_URL);
+  const response = await fetch(process.env.AGENTC_INITIAL_URL, { headers: auth });
   if (!response.ok) throw new Error("GET " + process.env.AGENTC_INITIAL_URL + ": " + response.status);
   initial = (await response.json()).messages;
 }

@@ -1,8 +1,9 @@
 //! `useChat`'s protocol end to end: the real `ai` npm package (its `AbstractChat` and
 //! `DefaultChatTransport`, what React's `useChat` runs; installed from package-lock.json by
-//! scripts/setup) talks to the `toolbox` agent on real workerd, over several turns of one chat.
+//! scripts/setup) talks to the `webchat` test agent (API keys, a tool, CORS) on real workerd, over
+//! several turns of one chat.
 
-use agentc_tests::{repo_root, Stack};
+use agentc_tests::{repo_root, Stack, TEST_API_KEYS};
 use serde_json::{json, Value};
 
 /// Runs tests/js/ai_sdk.mjs: one chat with `chat_id`, sending each of `texts` in turn.
@@ -24,7 +25,8 @@ async fn run_chat_from(
     );
     let output = tokio::process::Command::new("node")
         .arg(&script)
-        .arg(format!("{}/agents/toolbox/chat", stack.base))
+        .arg(format!("{}/agents/webchat/chat", stack.base))
+        .env("AGENTC_API_KEY", TEST_API_KEYS[0])
         .arg(chat_id)
         .args(texts)
         .envs(initial.map(|url| ("AGENTC_INITIAL_URL", url)))
@@ -37,6 +39,31 @@ async fn run_chat_from(
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+fn bearer() -> String {
+    format!("Bearer {}", TEST_API_KEYS[0])
+}
+
+/// The stored messages of a `webchat` session, as `(role, content)` pairs.
+async fn history(stack: &Stack, session_id: &str) -> Vec<(String, String)> {
+    let response = stack
+        .client
+        .get(format!(
+            "{}/agents/webchat/sessions/{session_id}",
+            stack.base
+        ))
+        .header("authorization", bearer())
+        .send()
+        .await
+        .expect("the Worker answers");
+    // A session that was never stored is empty (or, where sessions must exist, not found).
+    if response.status() == 404 {
+        return Vec::new();
+    }
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("history is JSON");
+    agentc_tests::messages(&body["messages"])
 }
 
 fn types(turn: &Value) -> Vec<&str> {
@@ -153,7 +180,7 @@ async fn use_chat_streams_tools_and_keeps_history_on_the_server() {
         ]
     );
     // The chat id is the session: its history is this API's own.
-    let stored = stack.history("toolbox", "react-chat-1").await;
+    let stored = history(&stack, "react-chat-1").await;
     let roles: Vec<&str> = stored.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(
         roles,
@@ -169,7 +196,7 @@ async fn use_chat_streams_tools_and_keeps_history_on_the_server() {
 
     // After a reload the app starts from the history as UI messages, and carries on.
     let initial = format!(
-        "{}/agents/toolbox/sessions/react-chat-1?format=ui",
+        "{}/agents/webchat/sessions/react-chat-1?format=ui",
         stack.base
     );
     let resumed = run_chat_from(&stack, "react-chat-1", &["And now?"], Some(initial)).await;
@@ -201,7 +228,8 @@ async fn earlier_messages_that_contradict_the_server_are_refused() {
     });
     let response = stack
         .client
-        .post(format!("{}/agents/toolbox/chat", stack.base))
+        .post(format!("{}/agents/webchat/chat", stack.base))
+        .header("authorization", bearer())
         .json(&body)
         .send()
         .await
@@ -210,10 +238,19 @@ async fn earlier_messages_that_contradict_the_server_are_refused() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "history_mismatch");
     assert!(stack.model_requests().is_empty(), "no model was called");
-    assert!(stack.history("toolbox", "made-up").await.is_empty());
+    assert!(history(&stack, "made-up").await.is_empty());
 
     // This API's own body keeps working on the same endpoint.
-    let events = stack.chat_events("toolbox", "Hi", "made-up").await;
+    let response = stack
+        .client
+        .post(format!("{}/agents/webchat/chat", stack.base))
+        .header("authorization", bearer())
+        .json(&json!({ "message": "Hi", "session_id": "made-up" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = agentc_tests::EventStream::new(response).collect_all().await;
     assert_eq!(agentc_tests::answer(&events), "Hello.");
 
     // A turn that breaks midway reaches useChat as an error, and stores nothing.
@@ -226,7 +263,7 @@ async fn earlier_messages_that_contradict_the_server_are_refused() {
         turn["error"].as_str().unwrap().contains("model_error"),
         "{turn}"
     );
-    assert!(stack.history("toolbox", "broken").await.is_empty());
+    assert!(history(&stack, "broken").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,12 +281,9 @@ async fn a_use_chat_request_from_an_allowed_origin_gets_cors_headers() {
     let post = |origin: &'static str| {
         stack
             .client
-            .post(format!("{}/agents/guarded/chat", stack.base))
+            .post(format!("{}/agents/webchat/chat", stack.base))
             .header("origin", origin)
-            .header(
-                "authorization",
-                format!("Bearer {}", agentc_tests::TEST_API_KEYS[0]),
-            )
+            .header("authorization", bearer())
             .json(&body)
             .send()
     };

@@ -27,11 +27,13 @@
     crypto.getRandomValues(bytes);
     return "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
+  // The conversation's session id, kept per agent; none until the first answer of a new one.
   function sessionKey() { return "agentc.session." + agent.name; }
-  function session() {
-    let id = store.get(sessionKey());
-    if (!id) { id = newId(); store.set(sessionKey(), id); }
-    return id;
+  function session() { return store.get(sessionKey()); }
+  function setSession(id) {
+    if (id) store.set(sessionKey(), id);
+    else { try { localStorage.removeItem(sessionKey()); } catch { /* ignore */ } }
+    $("session").textContent = id ? "session " + id : "new conversation";
   }
   function headers(json) {
     const h = json ? { "content-type": "application/json" } : {};
@@ -196,6 +198,30 @@
     }
   }
 
+  // Posts a message. A new conversation is sent without a session id, for the Worker to issue
+  // one; a Worker that wants the client to name sessions says so with a 400, and gets a fresh
+  // random id. A stored session the Worker no longer knows (404) starts a new conversation.
+  async function post(text) {
+    const url = "/agents/" + encodeURIComponent(agent.name) + "/chat";
+    const attempt = (id) => fetch(url, {
+      method: "POST",
+      headers: headers(true),
+      body: JSON.stringify(id ? { message: text, session_id: id } : { message: text }),
+    });
+    let id = session();
+    let response = await attempt(id);
+    if (response.status === 404 && id) {
+      const err = await readError(response.clone());
+      if (err.code === "session_not_found") { setSession(null); id = null; response = await attempt(null); }
+    }
+    if (response.status === 400 && !id) {
+      const err = await readError(response.clone());
+      if (/session_id/.test(err.message)) { id = newId(); response = await attempt(id); }
+    }
+    if (response.ok) setSession(response.headers.get("x-agentc-session") || id);
+    return response;
+  }
+
   async function sendMessage(text) {
     if (busy) return;
     clearHint();
@@ -203,11 +229,7 @@
     status("Sending to " + agent.name + "\u2026");
     let response;
     try {
-      response = await fetch("/agents/" + encodeURIComponent(agent.name) + "/chat", {
-        method: "POST",
-        headers: headers(true),
-        body: JSON.stringify({ message: text, session_id: session() }),
-      });
+      response = await post(text);
     } catch (e) {
       notice("Could not reach the Worker.", String(e));
       setBusy(false);
@@ -238,6 +260,7 @@
         else if (name === "done") {
           ended = true;
           known[0] = "model " + data.model;
+          if (data.session_id) setSession(data.session_id);
           const tokens = data.usage ? data.usage.prompt_tokens + data.usage.completion_tokens : 0;
           turn.meta(known.concat([data.steps + (data.steps === 1 ? " step" : " steps"), tokens + " tokens"]));
           turn.state("done");
@@ -277,13 +300,24 @@
   }
   async function loadHistory() {
     log.replaceChildren();
-    $("session").textContent = "session " + session();
+    const id = session();
+    setSession(id);
+    if (!id && !agent.auth) { emptyHint(); status("Ready."); return; }
     status("Loading the conversation\u2026");
     let response;
     try {
-      response = await fetch("/agents/" + encodeURIComponent(agent.name) + "/sessions/" + encodeURIComponent(session()), { headers: headers(false) });
+      // Without a session, an agent with keys is still asked (for a session that cannot exist),
+      // so that the page asks for the key before the first message rather than after it.
+      response = await fetch("/agents/" + encodeURIComponent(agent.name) + "/sessions/" + encodeURIComponent(id || "none"), { headers: headers(false) });
     } catch (e) {
       notice("Could not reach the Worker.", String(e));
+      return;
+    }
+    if (response.status === 404 || (response.ok && !id)) {
+      // The stored conversation is gone (forgotten elsewhere, or expired): start a new one.
+      if (id) setSession(null);
+      emptyHint();
+      status(id ? "The stored conversation no longer exists; this is a new one." : "Ready.");
       return;
     }
     if (!response.ok) {
@@ -298,11 +332,12 @@
     scroll();
   }
   function newConversation() {
-    store.set(sessionKey(), newId());
+    setSession(null);
     loadHistory();
     input.focus();
   }
   async function forget() {
+    if (!session()) { newConversation(); status("Nothing to forget: the conversation is new."); return; }
     setBusy(true);
     let response;
     try {
@@ -313,8 +348,8 @@
       return;
     }
     setBusy(false);
-    if (!response.ok) { explain(await readError(response), forget); return; }
-    store.set(sessionKey(), newId());
+    if (!response.ok && response.status !== 404) { explain(await readError(response), forget); return; }
+    setSession(null);
     await loadHistory();
     status("Forgotten: the conversation was deleted on the server.");
   }

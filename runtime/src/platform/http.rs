@@ -116,19 +116,8 @@ async fn route(
             *known = Some(agent);
             let key = authenticate(env, agent, req.headers())?;
             let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
-            // The AI SDK's body (`useChat`) or this API's own; see `crate::ui_stream`.
-            let (operation, chat) = if ui_stream::is_ui_request(&body) {
-                let ui = ui_stream::parse(&body)?;
-                (
-                    "ui",
-                    api::ChatRequest {
-                        message: ui.message,
-                        session_id: ui.session_id,
-                    },
-                )
-            } else {
-                ("turn", api::parse_chat_request(&body)?)
-            };
+            // This API's own body, or the AI SDK's (`useChat`); see `crate::ui_stream`.
+            let (operation, chat) = ui_stream::chat_request(&body)?;
             limits::check_message(&chat.message, &agent.policy.limits)?;
             let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
             let limiter = rate_limit(
