@@ -120,7 +120,8 @@ mod tests {
         assert_eq!(listed[1]["auth"], false);
         assert_eq!(listed[1]["description"], PLAIN.description);
         assert_eq!(listed.as_array().unwrap().len(), 2, "hidden is not listed");
-        assert!(!html.contains("/*STYLE*/") && !html.contains("/*SCRIPT*/"));
+        assert!(html.contains(CSS) && html.contains(JS));
+        assert!(!html.contains("<style>/*STYLE*/") && !html.contains("<script>/*SCRIPT*/"));
         assert!(!json.contains('<'));
     }
 
