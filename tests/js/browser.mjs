@@ -24,7 +24,10 @@ const context = await chromium.launchPersistentContext(profile, {
 const seen = { console: [] };
 let step = 0;
 const page = context.pages()[0] || (await context.newPage());
-page.on("console", (m) => { if (m.type() === "error") seen.console.push(m.text()); });
+// Script errors only: Chromium also logs every 4xx/5xx response, which this test provokes.
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) seen.console.push(m.text());
+});
 page.on("pageerror", (e) => seen.console.push(String(e)));
 page.setDefaultTimeout(30000);
 const shot = async (name) => {

@@ -205,7 +205,9 @@ async fn use_chat_streams_tools_and_keeps_history_on_the_server() {
     assert_eq!(turn["sent_messages"], 5);
     let chat = resumed["messages"].as_array().unwrap();
     assert_eq!(chat[1]["parts"], result["messages"][1]["parts"]);
-    let last = chat[4]["parts"].as_array().unwrap();
+    assert_eq!(chat.len(), 6);
+    assert_eq!(chat[4]["parts"][0]["text"], "And now?");
+    let last = chat[5]["parts"].as_array().unwrap();
     assert!(last.iter().any(|p| p["text"] == "Still Paris."), "{last:?}");
 }
 
