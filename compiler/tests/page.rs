@@ -30,7 +30,10 @@ fn generate(case: &str, page_for_every_agent: bool) -> (String, String) {
 #[test]
 fn without_a_listed_agent_the_worker_has_no_page() {
     let (manifest, lib) = generate("off", false);
-    assert!(manifest.contains(r#"features = ["worker"] }"#), "{manifest}");
+    assert!(
+        manifest.contains(r#"features = ["worker"] }"#),
+        "{manifest}"
+    );
     assert!(!lib.contains("PAGE") && !lib.contains("handle_with_page"));
     assert!(lib.contains("::agentc_runtime::platform::handle(req, env, AGENTS).await"));
 }
