@@ -23,6 +23,8 @@ pub struct BuildOptions {
     pub wrangler_toml: PathBuf,
     /// Generate only; do not compile.
     pub generate_only: bool,
+    /// List every agent in the chat page at `/`, whatever its `page` says (`agentc dev`).
+    pub page_for_every_agent: bool,
 }
 
 impl BuildOptions {
@@ -34,6 +36,7 @@ impl BuildOptions {
             crate_dir: root.join(".agentc/worker"),
             wrangler_toml: root.join("wrangler.toml"),
             generate_only: false,
+            page_for_every_agent: false,
         }
     }
 
@@ -82,9 +85,10 @@ pub enum BuildError {
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let root = std::fs::canonicalize(&opts.root)
         .map_err(|err| BuildError::Io(format!("{}: {err}", opts.root.display())))?;
-    let input = pipeline::Input::project(&opts.root, &opts.agents_dir).map_err(|err| {
+    let mut input = pipeline::Input::project(&opts.root, &opts.agents_dir).map_err(|err| {
         BuildError::Io(format!("cannot list {}: {err}", opts.agents_dir.display()))
     })?;
+    input.page_for_every_agent = opts.page_for_every_agent;
     if input.files.is_empty() {
         return Err(BuildError::Io(format!(
             "no agent files (*.yaml) in {}",

@@ -393,8 +393,13 @@ fn dev(
     online: bool,
     no_build: bool,
 ) -> ExitCode {
+    // Under `agentc dev` the chat page at `/` lists every agent.
+    let opts = BuildOptions {
+        page_for_every_agent: true,
+        ..BuildOptions::for_root(root)
+    };
     if !no_build {
-        if let Err(code) = run_build(&BuildOptions::for_root(root)) {
+        if let Err(code) = run_build(&opts) {
             return code;
         }
     }

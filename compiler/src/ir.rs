@@ -36,6 +36,9 @@ pub struct Agent {
     pub auth: Option<Auth>,
     pub cors: Option<Cors>,
     pub limits: Limits,
+    /// Whether the chat page at `/` of the deployed Worker lists the agent (under `agentc dev`
+    /// the page lists every agent).
+    pub page: bool,
 }
 
 /// Which model an agent talks to, and how.

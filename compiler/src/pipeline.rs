@@ -27,6 +27,8 @@ pub struct Input {
     pub root: PathBuf,
     /// Stripped from the paths shown in diagnostics.
     pub display_root: PathBuf,
+    /// List every agent in the chat page at `/`, whatever its `page` says (`agentc dev`).
+    pub page_for_every_agent: bool,
 }
 
 impl Input {
@@ -36,6 +38,7 @@ impl Input {
             files: project::agent_files(agents_dir)?,
             root: root.to_path_buf(),
             display_root: root.to_path_buf(),
+            page_for_every_agent: false,
         })
     }
 }
@@ -68,6 +71,11 @@ pub fn run(input: &Input, layout: Option<&Layout>) -> Result<Output, Box<Diagnos
         if !problems.is_empty() {
             checked.diagnostics.extend(problems);
             checked.project = None;
+        }
+    }
+    if input.page_for_every_agent {
+        if let Some(project) = &mut checked.project {
+            project.agents.iter_mut().for_each(|agent| agent.page = true);
         }
     }
     let generated = match (&checked.project, layout) {

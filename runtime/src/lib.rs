@@ -9,6 +9,9 @@
 //! log line. The [`platform`] module, behind the `worker` feature, is the only place that touches
 //! the Workers platform: the fetch handler, the per-session and rate-limiter Durable Objects, the
 //! Cache API and the AI binding.
+//!
+//! Browser clients: [`ui_stream`] speaks the AI SDK's UI message stream (what `useChat` reads) on
+//! the chat endpoint, and [`page`] (feature `page`) is the chat page served at `/`.
 
 pub mod agent;
 pub mod api;
@@ -20,6 +23,8 @@ pub mod limits;
 pub mod model;
 pub mod observe;
 pub mod openai;
+#[cfg(any(feature = "page", test))]
+pub mod page;
 pub mod policy;
 pub mod ratelimit;
 pub mod routing;
@@ -27,6 +32,7 @@ pub mod sse;
 pub mod step;
 pub mod tools;
 pub mod turn;
+pub mod ui_stream;
 pub mod written;
 
 #[cfg(feature = "worker")]

@@ -9,10 +9,14 @@ mod cache;
 mod fetch_tool;
 mod http;
 mod limiter;
+#[cfg(feature = "page")]
+mod page;
 mod respond;
 mod session;
 
 pub use http::handle;
+#[cfg(feature = "page")]
+pub use page::handle_with_page;
 pub use session::SessionObject;
 
 /// The Durable Object namespace binding that holds sessions, and the callers' rate limiters

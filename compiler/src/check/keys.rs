@@ -47,6 +47,7 @@ pub static AGENT: Shape = Shape {
         "auth",
         "cors",
         "limits",
+        "page",
     ],
     children: &[
         ("model", Nest::Value, &MODEL),

@@ -57,6 +57,7 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
             max_input_chars: u32_of(limits, "max_input_chars").unwrap_or(defaults.max_input_chars),
             max_body_bytes: u32_of(limits, "max_body_bytes").unwrap_or(defaults.max_body_bytes),
         },
+        page: root.get("page").and_then(Node::as_bool).unwrap_or(false),
     })
 }
 

@@ -84,7 +84,7 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
         crate_files: vec![
             File {
                 path: PathBuf::from("Cargo.toml"),
-                contents: manifest::cargo_toml(layout),
+                contents: manifest::cargo_toml(layout, &runtime_features(project)),
             },
             File {
                 path: PathBuf::from("src/lib.rs"),
@@ -93,6 +93,41 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
         ],
         wrangler_block: manifest::wrangler_block(project, layout),
     }
+}
+
+/// The features of `agentc-runtime` the Worker is built with: `worker` always, `page` (the chat
+/// page at `/`) when an agent is listed in it.
+pub fn runtime_features(project: &Project) -> Vec<&'static str> {
+    let mut features = vec!["worker"];
+    if project.agents.iter().any(|a| a.page) {
+        features.push("page");
+    }
+    features
+}
+
+/// The chat page's static and the fetch handler's call: without a listed agent, no page (and
+/// the runtime's `page` feature is off).
+fn fetch_call(project: &Project) -> (TokenStream, TokenStream) {
+    let listed: Vec<&str> = project
+        .agents
+        .iter()
+        .filter(|a| a.page)
+        .map(|a| a.name.as_str())
+        .collect();
+    if listed.is_empty() {
+        return (
+            quote!(),
+            quote!(::agentc_runtime::platform::handle(req, env, AGENTS).await),
+        );
+    }
+    let page = quote! {
+        /// The chat page at `/`: the agents it lists.
+        static PAGE: ::agentc_runtime::page::Page = ::agentc_runtime::page::Page {
+            agents: &[#(#listed),*],
+        };
+    };
+    let call = quote!(::agentc_runtime::platform::handle_with_page(req, env, AGENTS, &PAGE).await);
+    (page, call)
 }
 
 fn header(project: &Project) -> String {
@@ -119,6 +154,7 @@ pub fn lib_rs(project: &Project, layout: &Layout) -> String {
         .zip(&plan.agents)
         .map(|(agent, agent_plan)| spec::agent_spec(agent, agent_plan));
     let class = format_ident!("{}", SESSION_CLASS);
+    let (page, fetch_call) = fetch_call(project);
     let tokens: TokenStream = quote! {
         #![doc = #header]
 
@@ -127,6 +163,7 @@ pub fn lib_rs(project: &Project, layout: &Layout) -> String {
 
         /// The agents this Worker serves, under `/agents/{name}/...`.
         static AGENTS: &[::agentc_runtime::AgentSpec] = &[#(#specs),*];
+        #page
 
         /// Answers every HTTP request to the Worker.
         #[::worker::event(fetch)]
@@ -135,7 +172,7 @@ pub fn lib_rs(project: &Project, layout: &Layout) -> String {
             env: ::worker::Env,
             _ctx: ::worker::Context,
         ) -> ::worker::Result<::worker::Response> {
-            ::agentc_runtime::platform::handle(req, env, AGENTS).await
+            #fetch_call
         }
 
         /// One conversation: its stored messages and its turns.

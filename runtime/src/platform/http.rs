@@ -19,6 +19,7 @@ use crate::openai;
 use crate::policy::RateKey;
 use crate::ratelimit;
 use crate::routing;
+use crate::ui_stream;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// The header a client's address arrives in on Cloudflare.
@@ -115,7 +116,8 @@ async fn route(
             *known = Some(agent);
             let key = authenticate(env, agent, req.headers())?;
             let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
-            let chat = api::parse_chat_request(&body)?;
+            // This API's own body, or the AI SDK's (`useChat`); see `crate::ui_stream`.
+            let (operation, chat) = ui_stream::chat_request(&body)?;
             limits::check_message(&chat.message, &agent.policy.limits)?;
             let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
             let limiter = rate_limit(
@@ -127,7 +129,7 @@ async fn route(
                 extra,
             )
             .await?;
-            let url = session_url("turn", agent, &chat.session_id, rule, limiter.as_deref());
+            let url = session_url(operation, agent, &chat.session_id, rule, limiter.as_deref());
             forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
         }
         Route::ChatCompletions => {
@@ -189,7 +191,13 @@ async fn route(
             let agent = find(agents, agent)?;
             *known = Some(agent);
             authenticate(env, agent, req.headers())?;
-            let url = format!("https://session/history?session_id={session_id}");
+            // `?format=ui`: the messages as the AI SDK's `UIMessage`s (see `crate::ui_stream`).
+            let ui = req.url().is_ok_and(|url| {
+                url.query_pairs()
+                    .any(|(key, value)| key == "format" && value == "ui")
+            });
+            let format = if ui { "&format=ui" } else { "" };
+            let url = format!("https://session/history?session_id={session_id}{format}");
             forward(env, agent, session_id, Method::Get, &url, None).await
         }
         Route::DeleteSession { agent, session_id } => {

@@ -20,6 +20,7 @@ use crate::routing;
 use crate::sse::{self, AgentSink, Usage};
 use crate::tools::template;
 use crate::turn::{self, Backend, Outcome, Sink, Summary, Trace, TurnEvent, TurnInput};
+use crate::ui_stream::{self, UiSink};
 use futures_util::future::{select, Either};
 use futures_util::lock::OwnedMutexGuard;
 use futures_util::StreamExt;
@@ -36,6 +37,9 @@ pub enum Format {
     CompletionChunks(Completion),
     /// One OpenAI `chat.completion`.
     Completion(Completion),
+    /// The AI SDK's UI message stream (see [`crate::ui_stream`]), for the assistant message
+    /// with this id.
+    UiStream(String),
 }
 
 /// Where a completed turn is stored, and the session's lock, held until it is.
@@ -197,6 +201,7 @@ pub async fn respond(
         };
     }
 
+    let ui = matches!(format, Format::UiStream(_));
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
     worker::wasm_bindgen_futures::spawn_local(async move {
         let after = after;
@@ -204,12 +209,19 @@ pub async fn respond(
             let frames = frames.clone();
             move |frame: String| frames.unbounded_send(frame).is_ok()
         };
-        let mut sink: Box<dyn Sink> = match &format {
+        let mut sink: Box<dyn Framing> = match &format {
             Format::CompletionChunks(completion) => {
                 if !send(completion.start()) {
                     return;
                 }
                 Box::new(StreamSink { completion, send })
+            }
+            Format::UiStream(message_id) => {
+                let mut sink = UiSink::new(send);
+                if !sink.start(message_id) {
+                    return;
+                }
+                Box::new(sink)
             }
             _ => Box::new(AgentSink(send)),
         };
@@ -238,18 +250,40 @@ pub async fn respond(
             });
             return;
         }
-        let done = match &format {
-            Format::CompletionChunks(completion) => completion.finish(&summary),
-            _ => sse::done(&summary),
-        };
-        let _ = frames.unbounded_send(done);
+        let _ = frames.unbounded_send(sink.done(&summary));
     });
     let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
     set("content-type", sse::CONTENT_TYPE)?;
     set("cache-control", "no-cache")?;
+    if ui {
+        set(ui_stream::HEADER.0, ui_stream::HEADER.1)?;
+    }
     Ok(Response::from_stream(body)
         .map_err(|err| ApiError::internal(err.to_string()))?
         .with_headers(headers))
+}
+
+/// A client's framing of a turn: its events, and the last frames of a completed one.
+trait Framing: Sink {
+    fn done(&mut self, summary: &Summary) -> String;
+}
+
+impl<F: FnMut(String) -> bool> Framing for AgentSink<F> {
+    fn done(&mut self, summary: &Summary) -> String {
+        sse::done(summary)
+    }
+}
+
+impl<F: FnMut(String) -> bool> Framing for StreamSink<'_, F> {
+    fn done(&mut self, summary: &Summary) -> String {
+        self.completion.finish(summary)
+    }
+}
+
+impl<F: FnMut(String) -> bool> Framing for UiSink<F> {
+    fn done(&mut self, summary: &Summary) -> String {
+        self.finish(summary)
+    }
 }
 
 /// Starts the first model of `chain` that starts answering.

@@ -12,6 +12,7 @@ use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
 use crate::routing;
+use crate::ui_stream::{self, UiChat};
 use futures_util::lock::Mutex;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -83,7 +84,7 @@ impl SessionObject {
                 .map(|(_, v)| v.into_owned())
         };
         let result = match (req.method(), url.path()) {
-            (Method::Post, path @ ("/turn" | "/completions")) => {
+            (Method::Post, path @ ("/turn" | "/completions" | "/ui")) => {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 let session_id = query("session_id").unwrap_or_default();
@@ -99,6 +100,10 @@ impl SessionObject {
                             self.turn(agent, session_id, chat.message, Format::Events, admitted)
                                 .await
                         }
+                        Err(err) => Err(err),
+                    },
+                    Some(agent) if path == "/ui" => match ui_stream::parse(&body) {
+                        Ok(chat) => self.ui_turn(agent, chat, admitted(agent)).await,
                         Err(err) => Err(err),
                     },
                     Some(agent) => match openai::parse(&body) {
@@ -120,7 +125,10 @@ impl SessionObject {
                     )),
                 }
             }
-            (Method::Get, "/history") => self.history(query("session_id").unwrap_or_default()),
+            (Method::Get, "/history") => self.history(
+                query("session_id").unwrap_or_default(),
+                query("format").as_deref() == Some("ui"),
+            ),
             (Method::Delete, "/history") => self.forget(),
             _ => Err(ApiError::not_found("no such session operation")),
         };
@@ -140,9 +148,40 @@ impl SessionObject {
         format: Format,
         admitted: Admitted,
     ) -> Result<Response, ApiError> {
+        self.checked_turn(agent, session_id, message, format, admitted, None)
+            .await
+    }
+
+    /// A turn asked for by the AI SDK: its earlier messages are checked against the history
+    /// the turn reads, and it is answered as a UI message stream.
+    async fn ui_turn(
+        &self,
+        agent: &'static AgentSpec,
+        chat: UiChat,
+        admitted: Admitted,
+    ) -> Result<Response, ApiError> {
+        let random = (worker::js_sys::Math::random() * 1e16) as u64;
+        let format = Format::UiStream(format!("msg-{random:x}"));
+        let (session_id, message) = (chat.session_id.clone(), chat.message.clone());
+        self.checked_turn(agent, session_id, message, format, admitted, Some(&chat))
+            .await
+    }
+
+    async fn checked_turn(
+        &self,
+        agent: &'static AgentSpec,
+        session_id: String,
+        message: String,
+        format: Format,
+        admitted: Admitted,
+        ui_chat: Option<&UiChat>,
+    ) -> Result<Response, ApiError> {
         let guard = self.turn_lock.clone().lock_owned().await;
         let transcript = self.load_window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        if let Some(chat) = ui_chat {
+            ui_stream::check_history(chat, &history)?;
+        }
         let request = respond::Request {
             agent,
             session_id: Some(session_id),
@@ -172,13 +211,20 @@ impl SessionObject {
         Ok(to_messages(rows))
     }
 
-    fn history(&self, session_id: String) -> Result<Response, ApiError> {
+    /// The stored messages; `ui`: as the AI SDK's `UIMessage`s.
+    fn history(&self, session_id: String, ui: bool) -> Result<Response, ApiError> {
         let rows: Vec<StoredMessage> = self
             .sql
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
+        let messages = to_messages(rows);
+        let body = if ui {
+            let messages = ui_stream::ui_messages(&session_id, &messages);
+            serde_json::json!({ "id": session_id, "messages": messages })
+        } else {
+            serde_json::json!({ "session_id": session_id, "messages": messages })
+        };
         respond::json_response(&body.to_string())
     }
 
