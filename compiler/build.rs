@@ -21,6 +21,10 @@ fn main() {
     let runtime = repo.join("runtime");
     let mut runtime_files = Vec::new();
     collect(&runtime.join("src"), &runtime, &mut runtime_files);
+    // Files the runtime's sources include (the chat page).
+    if runtime.join("assets").is_dir() {
+        collect(&runtime.join("assets"), &runtime, &mut runtime_files);
+    }
     runtime_files.sort();
     let workspace_toml = read(&repo.join("Cargo.toml"));
     let manifest = resolve_workspace_keys(&read(&runtime.join("Cargo.toml")), &workspace_toml);
