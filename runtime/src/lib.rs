@@ -20,6 +20,7 @@ pub mod limits;
 pub mod model;
 pub mod observe;
 pub mod openai;
+pub mod ownership;
 pub mod policy;
 pub mod ratelimit;
 pub mod routing;

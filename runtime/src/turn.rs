@@ -18,6 +18,10 @@ use serde_json::Value;
 /// How long a tool other than an HTTP tool (which has its own `timeout_ms`) may run.
 pub const DEFAULT_TOOL_TIMEOUT_MS: u32 = 10_000;
 
+/// How long a model's stream may send nothing, once started, before the turn fails: a stalled
+/// model must not hold the session's lock until the platform ends the request.
+pub const MODEL_IDLE_TIMEOUT_MS: u32 = 30_000;
+
 /// What a turn needs from the platform.
 #[allow(async_fn_in_trait)] // Workers are single-threaded: these futures need not be `Send`.
 pub trait Backend {
@@ -182,7 +186,7 @@ pub async fn run<B: Backend>(
             }
         };
         let tool_names = tools.iter().map(|t| t.name).collect();
-        let result = match read_step(bytes, Step::new(tool_names), sink).await {
+        let result = match read_step(backend, bytes, Step::new(tool_names), sink).await {
             Ok(Some(step)) => step,
             Ok(None) => return Outcome::Disconnected,
             Err(err) => return fail(sink, "model_error", &err),
@@ -216,7 +220,15 @@ pub async fn run<B: Backend>(
                 return Outcome::Disconnected;
             }
         }
-        let runs = result.calls.iter().map(|call| async {
+        // At most `max_calls_per_step` calls run; the others come back to the model as errors.
+        let max_calls = agent.policy.tools.max_calls_per_step as usize;
+        let runs = result.calls.iter().enumerate().map(|(i, call)| async move {
+            if i >= max_calls {
+                let refused = format!(
+                    "not run: at most {max_calls} tool calls are run in one step; call fewer tools at once"
+                );
+                return (Err(refused), 0.0);
+            }
             let started = backend.now_ms();
             let outcome = run_tool(backend, &tools, call).await;
             (outcome, backend.now_ms() - started)
@@ -237,10 +249,17 @@ pub async fn run<B: Backend>(
         let calls: Vec<ToolCall> = result.calls.into_iter().map(|c| c.call).collect();
         conversation.push(Message::tool_calls(result.text, calls.clone()));
         for (call, outcome) in calls.iter().zip(outcomes) {
-            if let Err(err) = &outcome {
-                backend.log(&format!("agentc: tool {} failed: {err}", call.name));
+            // The error itself stays out of the log: it can quote an upstream's answer or the
+            // arguments, which may hold secrets or personal data.
+            if outcome.is_err() {
+                backend.log(&format!("agentc: tool {} failed", call.name));
             }
-            if !sink.event(TurnEvent::ToolResult(call, &outcome)) {
+            let shown = match &outcome {
+                _ if agent.policy.tools.stream_results => None,
+                Ok(_) => Some(Ok(Value::Null)),
+                Err(_) => Some(Err("the tool failed".to_owned())),
+            };
+            if !sink.event(TurnEvent::ToolResult(call, shown.as_ref().unwrap_or(&outcome))) {
                 return Outcome::Disconnected;
             }
             let content = match outcome {
@@ -253,15 +272,29 @@ pub async fn run<B: Backend>(
     }
 }
 
-/// Streams one step's text to the client. `Ok(None)`: the client went away.
-async fn read_step<S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
+/// Streams one step's text to the client. `Ok(None)`: the client went away. A stream that
+/// sends nothing for [`MODEL_IDLE_TIMEOUT_MS`] fails the step.
+async fn read_step<B: Backend, S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
+    backend: &B,
     mut bytes: S,
     mut step: Step,
     sink: &mut impl Sink,
 ) -> Result<Option<(Step, Usage)>, String> {
     let mut decoder = StreamDecoder::new();
     let mut events = Vec::new();
-    while let Some(chunk) = bytes.next().await {
+    loop {
+        let next = std::pin::pin!(bytes.next());
+        let idle = std::pin::pin!(backend.sleep(MODEL_IDLE_TIMEOUT_MS));
+        let chunk = match futures_util::future::select(next, idle).await {
+            futures_util::future::Either::Left((Some(chunk), _)) => chunk,
+            futures_util::future::Either::Left((None, _)) => break,
+            futures_util::future::Either::Right(((), _)) => {
+                return Err(format!(
+                    "the model's stream stalled: nothing for {} s",
+                    MODEL_IDLE_TIMEOUT_MS / 1000
+                ))
+            }
+        };
         let chunk = chunk.map_err(|err| format!("the model's stream failed: {err}"))?;
         decoder
             .feed(&chunk, &mut events)
@@ -307,7 +340,7 @@ async fn run_tool<B: Backend>(
         return Err(err.clone());
     }
     let schema: Value = serde_json::from_str(tool.parameters).unwrap_or(Value::Null);
-    tools::args::validate(&schema, &call.call.arguments)
+    tools::args::validate_arguments(&schema, &call.call.arguments)
         .map_err(|errors| tools::args::describe(&errors))?;
     let timeout = match tool.kind {
         ToolKind::Http(http) => http.timeout_ms,
@@ -318,7 +351,17 @@ async fn run_tool<B: Backend>(
     match futures_util::future::select(run, sleep).await {
         futures_util::future::Either::Left((result, _)) => result,
         futures_util::future::Either::Right(((), _)) => {
-            Err(format!("the tool `{name}` timed out after {timeout} ms"))
+            let unsafe_method = match tool.kind {
+                ToolKind::Http(http) if http.method != "GET" => Some(http.method),
+                _ => None,
+            };
+            Err(match unsafe_method {
+                // The request was cancelled, but it may have reached the server.
+                Some(method) => format!(
+                    "the tool `{name}` timed out after {timeout} ms; its {method} request may have taken effect, so do not call it again without checking"
+                ),
+                None => format!("the tool `{name}` timed out after {timeout} ms"),
+            })
         }
     }
 }

@@ -138,6 +138,11 @@ pub async fn respond(
                     log.error = Some(err.code);
                     log.total_ms = (backend.now_ms() - started).max(0.0) as u64;
                     emit(&env, &log);
+                    // No model answered: the turn's token reservation is released.
+                    if let (Some(name), Some(policy)) = (&request.limiter, agent.policy.rate_limit)
+                    {
+                        limiter::report_usage(&env, name, &policy, 0).await;
+                    }
                     return Err(err);
                 }
             }
@@ -191,13 +196,14 @@ pub async fn respond(
                 let (code, message) = collected
                     .error
                     .unwrap_or(("model_error", "the turn failed".into()));
-                after.fail(&outcome, &trace);
+                after.fail(&outcome, &trace).await;
                 Err(ApiError::new(502, code, message))
             }
         };
     }
 
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
+    let session_id = request.session_id;
     worker::wasm_bindgen_futures::spawn_local(async move {
         let after = after;
         let send = {
@@ -228,7 +234,7 @@ pub async fn respond(
         .await;
         let deltas = recorder.deltas.take();
         let Outcome::Completed { messages, summary } = outcome else {
-            after.fail(&outcome, &trace);
+            after.fail(&outcome, &trace).await;
             return;
         };
         if let Err(err) = after.complete(&messages, &summary, deltas, &trace).await {
@@ -240,7 +246,7 @@ pub async fn respond(
         }
         let done = match &format {
             Format::CompletionChunks(completion) => completion.finish(&summary),
-            _ => sse::done(&summary),
+            _ => sse::done(&summary, session_id.as_deref()),
         };
         let _ = frames.unbounded_send(done);
     });
@@ -362,12 +368,18 @@ impl After {
         Ok(())
     }
 
-    fn fail(mut self, outcome: &Outcome, trace: &Trace) {
+    /// Logs a turn that stored nothing; the tokens it used still count against the caller's
+    /// token budget.
+    async fn fail(mut self, outcome: &Outcome, trace: &Trace) {
         self.log.error = Some(match outcome {
             Outcome::Failed { code } => *code,
             Outcome::Disconnected => "disconnected",
             Outcome::Completed { .. } => "none",
         });
+        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
+            let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
+            limiter::report_usage(&self.env, name, &policy, tokens).await;
+        }
         self.finish(trace);
     }
 

@@ -2,7 +2,12 @@
 //!
 //! Messages live one per row in the object's SQLite storage. Turns on one session run one at a
 //! time: a Durable Object interleaves requests while one awaits the model, so the object holds
-//! an async lock from the moment a turn reads history until it has stored its messages.
+//! an async lock from the moment a turn reads history until it has stored its messages. At most
+//! [`MAX_WAITING_TURNS`] turns wait for the lock; more are refused with 429 `session_busy`.
+//!
+//! The object stores its owner (see [`crate::ownership`]) when the session is created, and
+//! answers 404 to every request of another owner and to reads of a session never created.
+//! Deleting a session takes the turn lock, so it never lands in the middle of a turn.
 
 use super::http::error_response;
 use super::limiter::{self, Limiter};
@@ -11,6 +16,7 @@ use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
+use crate::ownership::{self, Admission};
 use crate::routing;
 use futures_util::lock::Mutex;
 use serde::Deserialize;
@@ -28,6 +34,23 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
     created_at INTEGER NOT NULL
 )";
 
+/// The session's owner: one row, written when the session is created. `keep` is the agent's
+/// `history.keep`, read by [`store`] to prune old messages in the turn's own transaction.
+const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    keep INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+)";
+
+/// The most turns that may wait for a session's lock behind the running one.
+pub const MAX_WAITING_TURNS: u32 = 8;
+
+/// The largest message stored, in bytes of content: a row of Durable Object SQLite holds at most
+/// 2 MB, and a turn whose insert failed halfway would have to be undone. Longer contents (a huge
+/// tool result) are cut, and say so.
+const MAX_STORED_CONTENT: usize = 1 << 20;
+
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
     sql: SqlStorage,
@@ -36,10 +59,16 @@ pub struct SessionObject {
     env: Env,
     agents: &'static [AgentSpec],
     turn_lock: Arc<Mutex<()>>,
+    /// Turns waiting for the lock.
+    waiting: std::cell::Cell<u32>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
 struct Admitted {
+    /// Who the turn acts for ([`crate::ownership::Owner::label`]).
+    owner: String,
+    /// Whether the turn may create the session.
+    create: bool,
     route: Option<usize>,
     limiter: Option<String>,
 }
@@ -56,8 +85,10 @@ struct StoredMessage {
 impl SessionObject {
     pub fn new(state: State, env: Env, agents: &'static [AgentSpec]) -> Self {
         let sql = state.storage().sql();
-        if let Err(err) = sql.exec(SCHEMA, None) {
-            worker::console_error!("agentc: could not create the messages table: {err}");
+        for schema in [SCHEMA, OWNER_SCHEMA] {
+            if let Err(err) = sql.exec(schema, None) {
+                worker::console_error!("agentc: could not create the session's tables: {err}");
+            }
         }
         SessionObject {
             sql,
@@ -65,11 +96,13 @@ impl SessionObject {
             env,
             agents,
             turn_lock: Arc::new(Mutex::new(())),
+            waiting: std::cell::Cell::new(0),
         }
     }
 
     /// Serves the requests the Worker forwards to this session.
     pub async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        super::http::ensure_log_key(&self.env);
         let url = req.url()?;
         if url.path().starts_with(limiter::PATH_PREFIX) {
             // No `await` from here to the answer: concurrent requests are counted exactly.
@@ -87,8 +120,10 @@ impl SessionObject {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 let session_id = query("session_id").unwrap_or_default();
-                // What the Worker decided: the routing rule and the caller's rate limiter.
+                // What the Worker decided: the owner, the routing rule and the rate limiter.
                 let admitted = |agent: &'static AgentSpec| Admitted {
+                    owner: query("owner").unwrap_or_default(),
+                    create: query("create").as_deref() == Some("1"),
                     route: query("route").and_then(|r| routing::parse_label(agent, &r)),
                     limiter: query("limiter"),
                 };
@@ -120,8 +155,17 @@ impl SessionObject {
                     )),
                 }
             }
-            (Method::Get, "/history") => self.history(query("session_id").unwrap_or_default()),
-            (Method::Delete, "/history") => self.forget(),
+            (Method::Get, "/history") => self.history(
+                query("session_id").unwrap_or_default(),
+                &query("owner").unwrap_or_default(),
+            ),
+            (Method::Delete, "/history") => {
+                self.forget(
+                    &query("session_id").unwrap_or_default(),
+                    &query("owner").unwrap_or_default(),
+                )
+                .await
+            }
             _ => Err(ApiError::not_found("no such session operation")),
         };
         match result {
@@ -140,9 +184,27 @@ impl SessionObject {
         format: Format,
         admitted: Admitted,
     ) -> Result<Response, ApiError> {
+        if self.waiting.get() >= MAX_WAITING_TURNS {
+            return Err(ApiError::new(
+                429,
+                "session_busy",
+                format!(
+                    "{MAX_WAITING_TURNS} turns of this session are already waiting; retry when they are done"
+                ),
+            ));
+        }
+        self.waiting.set(self.waiting.get() + 1);
         let guard = self.turn_lock.clone().lock_owned().await;
+        self.waiting.set(self.waiting.get() - 1);
+        // Decided under the lock: a session deleted while this turn waited is gone.
+        match self.admit(&admitted.owner, admitted.create)? {
+            Admission::NotFound => return Err(ownership::not_found(&session_id)),
+            Admission::Create => self.create(&admitted.owner, agent.policy.history.keep)?,
+            Admission::Allowed => self.set_keep(agent.policy.history.keep)?,
+        }
         let transcript = self.load_window(agent.history_window)?;
-        let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        let window = history::window(&transcript, agent.history_window as usize);
+        let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
         let request = respond::Request {
             agent,
             session_id: Some(session_id),
@@ -172,7 +234,59 @@ impl SessionObject {
         Ok(to_messages(rows))
     }
 
-    fn history(&self, session_id: String) -> Result<Response, ApiError> {
+    /// What a request of `owner` may do with this session.
+    fn admit(&self, owner: &str, create: bool) -> Result<Admission, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            owner: String,
+        }
+        let stored: Vec<Row> = self
+            .sql
+            .exec("SELECT owner FROM session", None)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(storage_error)?;
+        let has_messages = || -> Result<bool, ApiError> {
+            #[derive(Deserialize)]
+            struct Count {
+                n: i64,
+            }
+            let rows: Vec<Count> = self
+                .sql
+                .exec("SELECT COUNT(*) AS n FROM transcript", None)
+                .and_then(|cursor| cursor.to_array())
+                .map_err(storage_error)?;
+            Ok(rows.first().is_some_and(|r| r.n > 0))
+        };
+        let stored = stored.first().map(|r| r.owner.as_str());
+        let messages = stored.is_none() && owner == "public" && has_messages()?;
+        Ok(ownership::admit(stored, owner, create, messages))
+    }
+
+    fn create(&self, owner: &str, keep: u32) -> Result<(), ApiError> {
+        let now = worker::Date::now().as_millis() as i64;
+        self.sql
+            .exec(
+                "INSERT OR REPLACE INTO session (id, owner, keep, created_at) VALUES (1, ?, ?, ?)",
+                vec![owner.into(), i64::from(keep).into(), now.into()],
+            )
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    fn set_keep(&self, keep: u32) -> Result<(), ApiError> {
+        self.sql
+            .exec(
+                "UPDATE session SET keep = ? WHERE keep != ?",
+                vec![i64::from(keep).into(), i64::from(keep).into()],
+            )
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    fn history(&self, session_id: String, owner: &str) -> Result<Response, ApiError> {
+        if self.admit(owner, false)? == Admission::NotFound {
+            return Err(ownership::not_found(&session_id));
+        }
         let rows: Vec<StoredMessage> = self
             .sql
             .exec("SELECT * FROM transcript ORDER BY seq", None)
@@ -182,10 +296,15 @@ impl SessionObject {
         respond::json_response(&body.to_string())
     }
 
-    fn forget(&self) -> Result<Response, ApiError> {
-        self.sql
-            .exec("DELETE FROM transcript", None)
-            .map_err(storage_error)?;
+    /// Deletes the session, after the running turn (if any) has stored its messages.
+    async fn forget(&self, session_id: &str, owner: &str) -> Result<Response, ApiError> {
+        let _guard = self.turn_lock.lock().await;
+        if self.admit(owner, false)? == Admission::NotFound {
+            return Err(ownership::not_found(session_id));
+        }
+        for statement in ["DELETE FROM transcript", "DELETE FROM session"] {
+            self.sql.exec(statement, None).map_err(storage_error)?;
+        }
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
@@ -213,16 +332,48 @@ fn storage_error(err: worker::Error) -> ApiError {
     ApiError::internal(format!("session storage failed: {err}"))
 }
 
-/// Appends a turn's messages. The inserts run with no `await` between them, so the Durable
-/// Object commits them together or not at all.
+/// Appends a turn's messages, then deletes the oldest beyond the session's `keep`. The
+/// statements run with no `await` between them, so the Durable Object commits them together;
+/// should one fail, the rows this turn inserted are deleted again before returning, so a turn
+/// is stored whole or not at all.
 fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
+    #[derive(Deserialize)]
+    struct Last {
+        seq: Option<i64>,
+    }
+    let last: Vec<Last> = sql
+        .exec("SELECT MAX(seq) AS seq FROM transcript", None)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(storage_error)?;
+    let before = last.first().and_then(|l| l.seq).unwrap_or(0);
+    let result = insert(sql, messages).and_then(|()| {
+        sql.exec(
+            "DELETE FROM transcript WHERE seq <= (SELECT MAX(seq) FROM transcript) - COALESCE((SELECT keep FROM session), 1000000)",
+            None,
+        )
+        .map(|_| ())
+        .map_err(storage_error)
+    });
+    if result.is_err() {
+        let undo = sql.exec(
+            "DELETE FROM transcript WHERE seq > ?",
+            vec![SqlStorageValue::from(before)],
+        );
+        if let Err(err) = undo {
+            worker::console_error!("agentc: undoing a half-stored turn failed: {err}");
+        }
+    }
+    result
+}
+
+fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     let now = worker::Date::now().as_millis() as i64;
     for message in messages {
         let tool_calls = (!message.tool_calls.is_empty())
             .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
         let values = vec![
             SqlStorageValue::from(message.role.as_str()),
-            SqlStorageValue::from(message.content.as_str()),
+            SqlStorageValue::from(history::cut(&message.content, MAX_STORED_CONTENT)),
             SqlStorageValue::from(tool_calls),
             SqlStorageValue::from(message.tool_call_id.clone()),
             SqlStorageValue::from(message.name.clone()),

@@ -6,15 +6,76 @@
 //! `additionalProperties` (`false` or a schema), `items` (a schema for every item, or a list for
 //! the leading ones), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (numbers, or
 //! the booleans of draft 4), `minLength`/`maxLength` (in characters), `minItems`/`maxItems`,
-//! `allOf`, `anyOf` (at least one branch matches) and `oneOf` (exactly one does). `true` and
-//! `false` are schemas that accept everything and nothing. Other keywords, `$ref` among them, are
-//! ignored.
+//! `allOf`, `anyOf` (at least one branch matches) and `oneOf` (exactly one does), and `pattern`
+//! (a regex-lite expression that must find a match). `true` and `false` are schemas that accept
+//! everything and nothing. Other keywords, `$ref` among them, are ignored by [`validate`]; an
+//! agent file cannot use them for a tool's parameters: [`PARAMETER_KEYWORDS`] is the one list of
+//! what a parameter may say, read by `agentc check` and pinned to the agent schema by a test.
 //!
-//! `pattern` is ignored too: a regex engine, even `regex-lite`, would add about 64 KB (25 KB
-//! gzipped) to every Worker, more than a tenth of its size, for a keyword tools rarely need.
+//! A tool's arguments are checked with [`validate_arguments`], which closes every object: a
+//! property the schema does not declare is an error, not something passed on to the tool.
 
 use serde_json::{Map, Number, Value};
 use std::fmt;
+
+/// Every keyword a tool parameter may use in an agent file. `agentc check` knows a parameter's
+/// keys from this list (and refuses any other), and [`validate`] enforces each of them except the
+/// [`ANNOTATIONS`]; so a parameter never says something that is not enforced. A test pins the list
+/// to `schema/agent.schema.json`.
+pub const PARAMETER_KEYWORDS: &[&str] = &[
+    "type",
+    "description",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "items",
+    "minItems",
+    "maxItems",
+    "properties",
+    "required",
+];
+
+/// The keywords of [`PARAMETER_KEYWORDS`] that only inform the model.
+pub const ANNOTATIONS: &[&str] = &["description", "default"];
+
+/// Checks a tool call's arguments against the tool's parameters, with every object schema
+/// closed: properties it does not declare are refused unless it says `additionalProperties`.
+pub fn validate_arguments(schema: &Value, value: &Value) -> Result<(), Vec<ArgError>> {
+    let mut schema = schema.clone();
+    close_objects(&mut schema);
+    validate(&schema, value)
+}
+
+/// Adds `"additionalProperties": false` to every object schema that does not say otherwise.
+fn close_objects(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let is_object = match map.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        None => map.contains_key("properties"),
+        _ => false,
+    };
+    if is_object && !map.contains_key("additionalProperties") {
+        map.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(close_objects);
+    }
+    match map.get_mut("items") {
+        Some(Value::Array(items)) => items.iter_mut().for_each(close_objects),
+        Some(items) => close_objects(items),
+        None => {}
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(keyword) {
+            branches.iter_mut().for_each(close_objects);
+        }
+    }
+}
 
 /// One way the arguments do not match the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +154,8 @@ fn check(schema: &Value, value: &Value, path: &mut String, errors: &mut Vec<ArgE
                 (s.chars().count(), "character"),
                 path,
                 errors,
-            )
+            );
+            check_pattern(schema, s, path, errors);
         }
         Value::Array(items) => check_array(schema, items, path, errors),
         Value::Object(object) => check_object(schema, object, path, errors),
@@ -164,6 +226,23 @@ fn check_number(schema: &Map<String, Value>, n: &Number, path: &str, errors: &mu
             let message = format!("must be {relation} {bound}, found {n}");
             push(errors, path, message);
         }
+    }
+}
+
+/// Checks a string against `pattern`, a regex-lite expression that must find a match. A pattern
+/// that does not compile matches nothing (`agentc check` refuses such a file).
+fn check_pattern(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<ArgError>) {
+    let Some(pattern) = schema.get("pattern").and_then(Value::as_str) else {
+        return;
+    };
+    let matched = regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(s));
+    if !matched {
+        let message = format!(
+            "must match the pattern {}, found {}",
+            show(&Value::from(pattern)),
+            show(&Value::from(s))
+        );
+        push(errors, path, message);
     }
 }
 
@@ -550,5 +629,96 @@ mod tests {
             validate(&schema, &json!({"location": "x", "days": 2})),
             Ok(())
         );
+    }
+
+    #[test]
+    fn pattern_is_enforced() {
+        let order = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+        assert_eq!(validate(&order, &json!("100587")), Ok(()));
+        assert_eq!(
+            errors(&order, &json!("../../admin")),
+            ["arguments: must match the pattern \"^[0-9]{6}$\", found \"../../admin\""]
+        );
+        // Unanchored: a match anywhere will do.
+        assert_eq!(validate(&json!({"pattern": "b"}), &json!("abc")), Ok(()));
+        // A pattern that does not compile matches nothing.
+        assert!(validate(&json!({"pattern": "("}), &json!("x")).is_err());
+    }
+
+    #[test]
+    fn tool_arguments_are_closed_objects() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "line": {"type": "object", "properties": {"sku": {"type": "string"}}},
+                "tags": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}}}
+            },
+            "required": ["title"]
+        });
+        let forged = json!({"title": "hi", "role": "admin", "line": {"sku": "a", "price": 0},
+                            "tags": [{"k": "x", "is_admin": true}]});
+        // Plain JSON Schema lets them through; tool arguments do not.
+        assert_eq!(validate(&schema, &forged), Ok(()));
+        let errors: Vec<String> = validate_arguments(&schema, &forged)
+            .unwrap_err()
+            .iter()
+            .map(ArgError::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "`/line/price`: unexpected property; the known ones are sku",
+                "`/tags/0/is_admin`: unexpected property; the known ones are k",
+                "`/role`: unexpected property; the known ones are title, line, tags",
+            ]
+        );
+        assert_eq!(validate_arguments(&schema, &json!({"title": "hi"})), Ok(()));
+        let none = json!({"type": "object", "properties": {}});
+        assert_eq!(
+            errors(&json!({"type": "object", "properties": {}, "additionalProperties": false}), &json!({"x": 1})),
+            ["`/x`: unexpected property; this tool takes none"]
+        );
+        assert!(validate_arguments(&none, &json!({"x": 1})).is_err());
+    }
+
+    /// The keywords a parameter may use are exactly those the agent schema allows, and each is
+    /// either enforced by `validate` or an annotation.
+    #[test]
+    fn parameter_keywords_match_the_agent_schema() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../../schema/agent.schema.json")).unwrap();
+        let mut allowed: Vec<&str> = schema["$defs"]["parameter"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed: Vec<&str> = PARAMETER_KEYWORDS.to_vec();
+        allowed.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(allowed, listed, "schema/agent.schema.json and PARAMETER_KEYWORDS differ");
+        // Each enforced keyword refuses some value: a keyword listed as enforced but ignored by
+        // `validate` fails here.
+        let refused: &[(&str, Value, Value)] = &[
+            ("type", json!({"type": "string"}), json!(1)),
+            ("enum", json!({"enum": ["a"]}), json!("b")),
+            ("minimum", json!({"minimum": 1}), json!(0)),
+            ("maximum", json!({"maximum": 1}), json!(2)),
+            ("minLength", json!({"minLength": 2}), json!("a")),
+            ("maxLength", json!({"maxLength": 1}), json!("ab")),
+            ("pattern", json!({"pattern": "^a$"}), json!("b")),
+            ("items", json!({"items": {"type": "string"}}), json!([1])),
+            ("minItems", json!({"minItems": 1}), json!([])),
+            ("maxItems", json!({"maxItems": 0}), json!([1])),
+            ("properties", json!({"properties": {"a": {"type": "string"}}}), json!({"a": 1})),
+            ("required", json!({"required": ["a"]}), json!({})),
+        ];
+        for keyword in PARAMETER_KEYWORDS.iter().filter(|k| !ANNOTATIONS.contains(k)) {
+            let Some((_, schema, value)) = refused.iter().find(|(k, _, _)| k == keyword) else {
+                panic!("no case shows that `{keyword}` is enforced");
+            };
+            assert!(validate(schema, value).is_err(), "`{keyword}` is not enforced");
+        }
     }
 }

@@ -20,9 +20,11 @@ use url::{Host, Url};
 /// a trailing dot.
 ///
 /// A refused host is permitted when it is in `allow_hosts`. Each entry is a host name or an IP
-/// address (IPv6 with or without brackets), optionally followed by `:port`; with a port, the
-/// URL's port (or its scheme's default) must be that port, without one any port matches. Entries
-/// are exact: there are no wildcards. Every entry must be well formed, or the check fails.
+/// address (IPv6 with or without brackets), optionally followed by `:port`; the URL's port (or its
+/// scheme's default) must be that port, and an entry without a port means the scheme's default
+/// port (443 for `https`, 80 for `http`): `status.test` does not let a tool reach
+/// `status.test:6379`. Entries are exact: there are no wildcards. Every entry must be well
+/// formed, or the check fails.
 ///
 /// Other host names are allowed. Where a public name resolves to cannot be checked here: a Worker
 /// has no DNS resolver, so a name pointing at a private address (or DNS rebinding) is not caught
@@ -57,9 +59,8 @@ pub fn check_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfError> {
     let Some((reason, embedded)) = refusal(&host) else {
         return Ok(parsed);
     };
-    let port = parsed.port_or_known_default();
     let permitted = allowed.iter().any(|(allowed_host, allowed_port)| {
-        *allowed_host == host && allowed_port.is_none_or(|p| Some(p) == port)
+        *allowed_host == host && port_matches(*allowed_port, &parsed)
     });
     if permitted {
         return Ok(parsed);
@@ -80,10 +81,9 @@ pub fn check_listed_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfErro
         return Ok(parsed);
     }
     let host = parsed.host().map(|h| normalise(h.to_owned()));
-    let port = parsed.port_or_known_default();
     for entry in allow_hosts {
         let (allowed_host, allowed_port) = parse_allow_host(entry)?;
-        if Some(&allowed_host) == host.as_ref() && allowed_port.is_none_or(|p| Some(p) == port) {
+        if Some(&allowed_host) == host.as_ref() && port_matches(allowed_port, &parsed) {
             return Ok(parsed);
         }
     }
@@ -91,6 +91,16 @@ pub fn check_listed_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfErro
         url: shown(&parsed),
         allowed: allow_hosts.join(", "),
     })
+}
+
+/// Whether the URL's port is the entry's, or its scheme's default when the entry has none.
+fn port_matches(allowed: Option<u16>, url: &Url) -> bool {
+    let default = match url.scheme() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    allowed.or(default) == url.port_or_known_default()
 }
 
 /// Why [`check_url`] refused a URL.
