@@ -94,6 +94,15 @@ pub fn object_name(agent: &str, owner: &Owner, session_id: &str) -> String {
     }
 }
 
+/// The session as a rate limit `per: session` counts it: scoped by key like its object, so two
+/// keys' sessions of the same id are counted apart.
+pub fn scoped_id(owner: &Owner, session_id: &str) -> String {
+    match owner {
+        Owner::Key(id) => format!("key:{id}/{session_id}"),
+        Owner::Issued | Owner::Public => session_id.to_owned(),
+    }
+}
+
 /// What a session object does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {

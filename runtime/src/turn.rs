@@ -222,6 +222,7 @@ pub async fn run<B: Backend>(
         }
         // At most `max_calls_per_step` calls run; the others come back to the model as errors.
         let max_calls = agent.policy.tools.max_calls_per_step as usize;
+        let tools = &tools;
         let runs = result.calls.iter().enumerate().map(|(i, call)| async move {
             if i >= max_calls {
                 let refused = format!(
@@ -230,7 +231,7 @@ pub async fn run<B: Backend>(
                 return (Err(refused), 0.0);
             }
             let started = backend.now_ms();
-            let outcome = run_tool(backend, &tools, call).await;
+            let outcome = run_tool(backend, tools, call).await;
             (outcome, backend.now_ms() - started)
         });
         let outcomes = futures_util::future::join_all(runs).await;
@@ -503,7 +504,7 @@ mod tests {
         assert_eq!(trace.steps, fake.model_inputs.borrow().len() as u32);
         // The platform sends `done` once the messages are stored.
         if let Outcome::Completed { summary, .. } = &outcome {
-            frames.push(crate::sse::done(summary));
+            frames.push(crate::sse::done(summary, None));
         }
         let events = frames
             .concat()
@@ -554,7 +555,12 @@ mod tests {
         );
         assert_eq!(second[3]["role"], "tool");
         assert_eq!(second[3]["tool_call_id"], "call_1_0");
-        assert_eq!(second[3]["content"], r#"{"city":"Paris","temp_c":21}"#);
+        // Marked as data for the model (OWASP LLM01); stored as it came.
+        assert_eq!(
+            second[3]["content"],
+            "<tool_output>\n{\"city\":\"Paris\",\"temp_c\":21}\n</tool_output>"
+        );
+        assert_eq!(messages[2].content, r#"{"city":"Paris","temp_c":21}"#);
     }
 
     #[test]
@@ -651,5 +657,27 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("no tool named `launch`"));
+    }
+
+    #[test]
+    fn a_stalled_model_stream_fails_the_step() {
+        let fake = Fake::default();
+        let first = format!("data: {}\n\n", json!({ "response": "Hi" }));
+        let stalled = futures_util::stream::iter(vec![Ok(first.into_bytes())])
+            .chain(futures_util::stream::pending());
+        let mut frames = Vec::new();
+        let mut sink = crate::sse::AgentSink(|frame: String| {
+            frames.push(frame);
+            true
+        });
+        let result = futures_executor::block_on(read_step(
+            &fake,
+            Box::pin(stalled),
+            Step::new(Vec::new()),
+            &mut sink,
+        ));
+        let err = result.err().expect("the stalled stream fails");
+        assert!(err.contains("stalled"), "{err}");
+        assert_eq!(frames.len(), 1, "the text before the stall was streamed");
     }
 }

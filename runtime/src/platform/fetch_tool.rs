@@ -52,9 +52,9 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
     }
     let request = Request::new_with_init(url.as_str(), &init).map_err(|err| err.to_string())?;
     // Dropping the call (its timeout, or the client leaving) aborts the request.
-    let abort = AbortOnDrop(AbortController::default());
+    let abort = AbortOnDrop(Some(AbortController::default()));
     let mut response = Fetch::Request(request)
-        .send_with_signal(&abort.0.signal())
+        .send_with_signal(&abort.signal())
         .await
         .map_err(|err| format!("the request to {} failed: {err}", host(&url)))?;
     let status = response.status_code();
@@ -92,11 +92,19 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
 
 /// Aborts a fetch when its call is dropped unfinished, so a timed-out request does not go on in
 /// the background (aborting a finished one does nothing).
-struct AbortOnDrop(AbortController);
+struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    fn signal(&self) -> worker::AbortSignal {
+        self.0.as_ref().expect("aborted only on drop").signal()
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
     }
 }
 

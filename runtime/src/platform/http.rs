@@ -125,8 +125,9 @@ async fn route(
             let (owner, session) = session_of(agent, key.as_ref(), chat.session_id)?;
             let session_id = &session.session_id;
             let reserve = estimate(agent, &chat.message);
+            let counted = ownership::scoped_id(&owner, session_id);
             let limiter =
-                rate_limit(env, agent, key, req.headers(), Some(session_id), reserve, extra)
+                rate_limit(env, agent, key, req.headers(), Some(&counted), reserve, extra)
                     .await?;
             extra.push((ownership::SESSION_HEADER, session_id.clone()));
             let url = session_url("turn", agent, &session, &owner, rule, limiter.as_deref());
@@ -166,9 +167,11 @@ async fn route(
                 api::validate_session_id(session_id)?;
             }
             let reserve = estimate(agent, &ask.message);
+            let owner = Owner::of(&agent.policy, key.as_ref());
+            let counted = session.as_deref().map(|id| ownership::scoped_id(&owner, id));
             let headers = req.headers();
             let limiter =
-                rate_limit(env, agent, key, headers, session.as_deref(), reserve, extra).await?;
+                rate_limit(env, agent, key, headers, counted.as_deref(), reserve, extra).await?;
             match session {
                 // A named session keeps its history in its Durable Object.
                 Some(session_id) => {
@@ -234,9 +237,11 @@ async fn session_request(
 ) -> Result<Response, ApiError> {
     let key = authenticate(env, agent, headers)?;
     let owner = Owner::of(&agent.policy, key.as_ref());
-    rate_limit(env, agent, key, headers, Some(session_id), 0, extra).await?;
+    let counted = ownership::scoped_id(&owner, session_id);
+    rate_limit(env, agent, key, headers, Some(&counted), 0, extra).await?;
     let mut url = url::Url::parse("https://session/history").expect("a valid URL");
     url.query_pairs_mut()
+        .append_pair("agent", agent.name)
         .append_pair("session_id", session_id)
         .append_pair("owner", &owner.label());
     forward(env, agent, &owner, session_id, method, url.as_str(), None).await

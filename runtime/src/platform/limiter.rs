@@ -17,7 +17,8 @@ use std::cell::RefCell;
 use worker::{Date, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hits (t INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL)";
+CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS expiry (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)";
 
 /// The path prefix of limiter operations in a Durable Object.
 pub const PATH_PREFIX: &str = "/ratelimit/";
@@ -114,6 +115,7 @@ impl Limiter {
                     remaining,
                     retry_after,
                     budget_exhausted: true,
+                    reservation: None,
                 };
             }
         }
@@ -122,6 +124,7 @@ impl Limiter {
             self.write("DELETE FROM hits WHERE t <= ?", vec![cutoff.into()]);
         }
         let mut verdict = hits.hit(now, limit, window_ms);
+        self.extend_expiry(now, window_ms);
         if verdict.allowed {
             self.write(
                 "INSERT INTO hits (t) VALUES (?)",
@@ -141,6 +144,7 @@ impl Limiter {
     /// Records a turn's usage: settles its reservation, or adds it when it has none (or the
     /// reservation aged out).
     fn record_usage(&self, now: f64, tokens: u64, window_ms: f64, reservation: Option<u64>) {
+        self.extend_expiry(now, window_ms);
         let mut log = self.tokens.borrow_mut();
         if let Some(id) = reservation {
             if log.settle(id, tokens) {
@@ -160,6 +164,14 @@ impl Limiter {
         }
         let id = log.add(now, tokens);
         self.insert_tokens(id, now, tokens);
+    }
+
+    /// Records when every count of this caller will have aged out (see `SessionObject::alarm`).
+    fn extend_expiry(&self, now: f64, window_ms: f64) {
+        self.write(
+            "INSERT OR REPLACE INTO expiry (id, at) VALUES (1, ?)",
+            vec![((now + window_ms) as i64).into()],
+        );
     }
 
     fn insert_tokens(&self, id: u64, now: f64, tokens: u64) {
@@ -182,6 +194,30 @@ impl Limiter {
 
 fn to_sql(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
+}
+
+/// When the counts in a limiter's storage will all have aged out (ms since the epoch); `None`
+/// for an object that never counted anything.
+pub fn expiry(sql: &SqlStorage) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct At {
+        at: i64,
+    }
+    let rows: Vec<At> = sql
+        .exec("SELECT at FROM expiry", None)
+        .and_then(|c| c.to_array())
+        .ok()?;
+    rows.first().map(|r| r.at)
+}
+
+/// The window of a limiter request (`window_ms`), when it is one that counts.
+pub fn window_ms(url: &url::Url) -> Option<u64> {
+    if url.path() != format!("{PATH_PREFIX}hit") {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "window_ms")
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// The limiter a turn reports its usage to: the object's name and the reservation to settle,

@@ -54,6 +54,7 @@ const MAX_STORED_CONTENT: usize = 1 << 20;
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
     sql: SqlStorage,
+    storage: worker::Storage,
     /// When this object is a caller's rate limiter: its counters, loaded on first use.
     limiter: RefCell<Option<Limiter>>,
     env: Env,
@@ -61,6 +62,8 @@ pub struct SessionObject {
     turn_lock: Arc<Mutex<()>>,
     /// Turns waiting for the lock.
     waiting: std::cell::Cell<u32>,
+    /// Whether this instance has scheduled its limiter's cleanup alarm.
+    alarm_set: std::cell::Cell<bool>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
@@ -84,7 +87,8 @@ struct StoredMessage {
 
 impl SessionObject {
     pub fn new(state: State, env: Env, agents: &'static [AgentSpec]) -> Self {
-        let sql = state.storage().sql();
+        let storage = state.storage();
+        let sql = storage.sql();
         for schema in [SCHEMA, OWNER_SCHEMA] {
             if let Err(err) = sql.exec(schema, None) {
                 worker::console_error!("agentc: could not create the session's tables: {err}");
@@ -92,11 +96,13 @@ impl SessionObject {
         }
         SessionObject {
             sql,
+            storage,
             limiter: RefCell::new(None),
             env,
             agents,
             turn_lock: Arc::new(Mutex::new(())),
             waiting: std::cell::Cell::new(0),
+            alarm_set: std::cell::Cell::new(false),
         }
     }
 
@@ -105,10 +111,24 @@ impl SessionObject {
         super::http::ensure_log_key(&self.env);
         let url = req.url()?;
         if url.path().starts_with(limiter::PATH_PREFIX) {
-            // No `await` from here to the answer: concurrent requests are counted exactly.
-            let mut limiter = self.limiter.borrow_mut();
-            let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
-            return limiter.serve(&url);
+            // No `await` from reading the counters to writing them: concurrent requests are
+            // counted exactly.
+            let response = {
+                let mut limiter = self.limiter.borrow_mut();
+                let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
+                limiter.serve(&url)
+            };
+            // Once a whole window passes without a request, nothing counts any more: the alarm
+            // then deletes the object's storage (see `alarm`).
+            // Scheduled once per instance; the alarm reschedules itself while counts are live.
+            if let Some(window_ms) = limiter::window_ms(&url).filter(|_| !self.alarm_set.get()) {
+                self.alarm_set.set(true);
+                let after = i64::try_from(window_ms).unwrap_or(i64::MAX / 2) + 1000;
+                if let Err(err) = self.storage.set_alarm(after).await {
+                    worker::console_error!("agentc: could not schedule the limiter's cleanup: {err}");
+                }
+            }
+            return response;
         }
         let query = |key: &str| {
             url.query_pairs()
@@ -155,10 +175,17 @@ impl SessionObject {
                     )),
                 }
             }
-            (Method::Get, "/history") => self.history(
-                query("session_id").unwrap_or_default(),
-                &query("owner").unwrap_or_default(),
-            ),
+            (Method::Get, "/history") => {
+                // Tool results stay hidden from clients when the agent says so.
+                let hide_tools = query("agent")
+                    .and_then(|name| agent::find(self.agents, &name))
+                    .is_some_and(|agent| !agent.policy.tools.stream_results);
+                self.history(
+                    query("session_id").unwrap_or_default(),
+                    &query("owner").unwrap_or_default(),
+                    hide_tools,
+                )
+            }
             (Method::Delete, "/history") => {
                 self.forget(
                     &query("session_id").unwrap_or_default(),
@@ -172,6 +199,35 @@ impl SessionObject {
             Ok(response) => Ok(response),
             Err(err) => error_response(&err),
         }
+    }
+
+    /// Runs when a rate limiter's last window has passed without a request (limiters reset the
+    /// alarm with every request; sessions never set one): its counts have all aged out, so its
+    /// storage is deleted and an idle caller costs nothing.
+    pub async fn alarm(&self) -> worker::Result<Response> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let held: Vec<Count> = self
+            .sql
+            .exec(
+                "SELECT (SELECT COUNT(*) FROM session) + (SELECT COUNT(*) FROM transcript) AS n",
+                None,
+            )?
+            .to_array()?;
+        let now = worker::Date::now().as_millis() as i64;
+        if let Some(at) = limiter::expiry(&self.sql).filter(|at| *at > now) {
+            self.storage.set_alarm(at - now + 1000).await?;
+            return Response::empty();
+        }
+        // Defensive: an object that holds a session is never wiped.
+        if held.first().is_some_and(|c| c.n == 0) {
+            *self.limiter.borrow_mut() = None;
+            self.alarm_set.set(false);
+            self.storage.delete_all().await?;
+        }
+        Response::empty()
     }
 
     /// Runs one turn of this session: reads the window, then answers in `format`, storing the
@@ -283,7 +339,12 @@ impl SessionObject {
         Ok(())
     }
 
-    fn history(&self, session_id: String, owner: &str) -> Result<Response, ApiError> {
+    fn history(
+        &self,
+        session_id: String,
+        owner: &str,
+        hide_tools: bool,
+    ) -> Result<Response, ApiError> {
         if self.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
@@ -292,7 +353,13 @@ impl SessionObject {
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
+        let mut messages = to_messages(rows);
+        if hide_tools {
+            for message in messages.iter_mut().filter(|m| m.role == Role::Tool) {
+                message.content.clear();
+            }
+        }
+        let body = serde_json::json!({ "session_id": session_id, "messages": messages });
         respond::json_response(&body.to_string())
     }
 

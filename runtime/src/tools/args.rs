@@ -523,8 +523,9 @@ mod tests {
             (json!({"minLength": 2, "maxLength": 3}), json!("éé"), &[]),
             (json!({"maxLength": 3}), json!("héllo"), &["arguments: must have at most 3 characters, found 5"]),
             (json!({"minLength": 1}), json!(""), &["arguments: must have at least 1 character, found 0"]),
-            // `pattern` is not checked.
-            (json!({"pattern": "^[A-Z]{3}$"}), json!("euro"), &[]),
+            // `pattern` must find a match.
+            (json!({"pattern": "^[A-Z]{3}$"}), json!("euro"), &["arguments: must match the pattern \"^[A-Z]{3}$\", found \"euro\""]),
+            (json!({"pattern": "^[A-Z]{3}$"}), json!("EUR"), &[]),
             // Arrays.
             (json!({"items": {"type": "integer"}}), json!([1, 2, 3]), &[]),
             (json!({"items": {"type": "integer"}}), json!([1, "2", 3, null]), &["`/1`: expected integer, found string", "`/3`: expected integer, found null"]),
@@ -660,17 +661,17 @@ mod tests {
                             "tags": [{"k": "x", "is_admin": true}]});
         // Plain JSON Schema lets them through; tool arguments do not.
         assert_eq!(validate(&schema, &forged), Ok(()));
-        let errors: Vec<String> = validate_arguments(&schema, &forged)
+        let found: Vec<String> = validate_arguments(&schema, &forged)
             .unwrap_err()
             .iter()
             .map(ArgError::to_string)
             .collect();
         assert_eq!(
-            errors,
+            found,
             [
                 "`/line/price`: unexpected property; the known ones are sku",
                 "`/tags/0/is_admin`: unexpected property; the known ones are k",
-                "`/role`: unexpected property; the known ones are title, line, tags",
+                "`/role`: unexpected property; the known ones are line, tags, title",
             ]
         );
         assert_eq!(validate_arguments(&schema, &json!({"title": "hi"})), Ok(()));

@@ -475,7 +475,7 @@ mod tests {
             ("http://router.home.arpa/", &[], Refused(LocalName)),
             ("http://./", &[], Refused(LocalName)),
             ("http://notarpa/", &[], Want::Ok),
-            // The allow-list: exact host, any port unless one is given.
+            // The allow-list: exact host, and the scheme's default port unless one is given.
             ("http://127.0.0.1:8080/", &["127.0.0.1:8080"], Want::Ok),
             (
                 "http://127.0.0.1:9090/",
@@ -486,7 +486,9 @@ mod tests {
             ("http://127.0.0.1/", &["127.0.0.1:80"], Want::Ok),
             ("https://127.0.0.1/", &["127.0.0.1:80"], Refused(Loopback)),
             ("https://127.0.0.1/", &["127.0.0.1:443"], Want::Ok),
-            ("http://127.0.0.1:1234/", &["127.0.0.1"], Want::Ok),
+            ("http://127.0.0.1:1234/", &["127.0.0.1"], Refused(Loopback)),
+            ("http://127.0.0.1/", &["127.0.0.1"], Want::Ok),
+            ("http://127.0.0.1:80/", &["127.0.0.1"], Want::Ok),
             ("http://2130706433:8080/", &["127.0.0.1:8080"], Want::Ok),
             ("http://127.0.0.2/", &["127.0.0.1"], Refused(Loopback)),
             (
@@ -503,7 +505,8 @@ mod tests {
                 &["example.com", "db.internal"],
                 Want::Ok,
             ),
-            ("http://[::1]:8080/", &["::1"], Want::Ok),
+            ("http://[::1]:8080/", &["::1"], Refused(Loopback)),
+            ("http://[::1]/", &["::1"], Want::Ok),
             ("http://[::1]:8080/", &["[::1]:8080"], Want::Ok),
             ("http://[::1]:8081/", &["[::1]:8080"], Refused(Loopback)),
             ("http://[0::1]/", &["[::0:1]"], Want::Ok),
@@ -534,7 +537,7 @@ mod tests {
     fn the_checked_url_is_the_normalised_one() {
         let url = check_url("HTTP://Example.COM:80/a/../b?x=1", &[]).unwrap();
         assert_eq!(url.as_str(), "http://example.com/b?x=1");
-        let url = check_url("http://0x7f.1:8080/", &["127.0.0.1"]).unwrap();
+        let url = check_url("http://0x7f.1:8080/", &["127.0.0.1:8080"]).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/");
     }
 
@@ -602,10 +605,14 @@ mod tests {
             "https://evil.example.com/",
             "http://127.0.0.1:9090/",
             "http://10.0.0.1/",
+            // A port-less entry is the scheme's default port, not every port.
+            "https://api.example.com:6379/",
+            "http://api.example.com:22/",
         ] {
             let err = check_listed_url(refused, &allow).unwrap_err().to_string();
             assert!(err.starts_with("refused"), "{refused}: {err}");
         }
+        assert!(check_listed_url("http://api.example.com/", &allow).is_ok());
         assert!(check_listed_url("https://anywhere.example.org/", &[]).is_ok());
     }
 }
