@@ -400,7 +400,10 @@ impl<'a> Loader<'a> {
                     };
                     let first = match &scalar_key {
                         Some(k) => seen.get(k).map(|&i| &entries[i].0),
-                        None => entries.iter().map(|(k, _)| k).find(|k| k.value == key.value),
+                        None => entries
+                            .iter()
+                            .map(|(k, _)| k)
+                            .find(|k| k.value == key.value),
                     };
                     if let Some(first) = first {
                         let name = key
@@ -595,7 +598,11 @@ mod tests {
         );
         let errors = parse(&doc).unwrap_err();
         assert_eq!(errors[0].code, "E0003");
-        assert!(errors[0].message.contains("MB of text"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("MB of text"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -258,7 +258,10 @@ mod tests {
         assert_eq!(cut("short", 100), "short");
         let long = "é".repeat(1000);
         let out = cut(&long, 200);
-        assert!(out.len() <= 200 + 40 && out.ends_with("bytes cut]"), "{out}");
+        assert!(
+            out.len() <= 200 + 40 && out.ends_with("bytes cut]"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -125,10 +125,9 @@ mod tests {
         // zero-width space and a BOM.
         let smuggled = "hi\u{E0049}\u{E0047}\u{E004E}\u{E004F}\u{E0052}\u{E0045}\u{202E}\u{200B}\u{FEFF}\u{2066}";
         assert_eq!(strip_controls(smuggled), "hi");
-        let chat = crate::api::parse_chat_request(
-            "{\"message\":\"hi\u{E0049}\u{202E}\"}".as_bytes(),
-        )
-        .unwrap();
+        let chat =
+            crate::api::parse_chat_request("{\"message\":\"hi\u{E0049}\u{202E}\"}".as_bytes())
+                .unwrap();
         assert_eq!(chat.message, "hi");
         // Joiners stay: emoji sequences and some scripts need them.
         assert_eq!(strip_controls("👨\u{200D}👩"), "👨\u{200D}👩");
@@ -140,9 +139,15 @@ mod tests {
         let ok = vec![Message::new(Role::User, "hello"); 3];
         assert!(check_history(&ok, &LIMITS).is_ok());
         let long = vec![Message::new(Role::User, "a".repeat(6))];
-        assert_eq!(check_history(&long, &LIMITS).unwrap_err().code, "message_too_long");
+        assert_eq!(
+            check_history(&long, &LIMITS).unwrap_err().code,
+            "message_too_long"
+        );
         let many = vec![Message::new(Role::User, "a"); MAX_HISTORY_MESSAGES + 1];
-        assert_eq!(check_history(&many, &LIMITS).unwrap_err().code, "too_many_messages");
+        assert_eq!(
+            check_history(&many, &LIMITS).unwrap_err().code,
+            "too_many_messages"
+        );
     }
 
     #[test]
@@ -150,7 +155,10 @@ mod tests {
         let mut body = Vec::new();
         append_chunk(&mut body, &[0; 60], 100).unwrap();
         append_chunk(&mut body, &[0; 40], 100).unwrap();
-        assert_eq!(append_chunk(&mut body, &[0; 1], 100).unwrap_err().status, 413);
+        assert_eq!(
+            append_chunk(&mut body, &[0; 1], 100).unwrap_err().status,
+            413
+        );
         assert_eq!(body.len(), 100);
     }
 

@@ -67,7 +67,11 @@ pub struct Resolved {
 }
 
 /// The session of a message: the one it names, or a new one with an id from [`mint`].
-pub fn resolve(owner: &Owner, given: Option<String>, random: impl FnOnce() -> [u8; 16]) -> Resolved {
+pub fn resolve(
+    owner: &Owner,
+    given: Option<String>,
+    random: impl FnOnce() -> [u8; 16],
+) -> Resolved {
     match given {
         Some(session_id) => Resolved {
             create: owner.may_name_new_sessions(),
@@ -160,7 +164,10 @@ mod tests {
             object_name("x", &b, "s1"),
             "two keys never share a session"
         );
-        assert_eq!(object_name("x", &a, "s1"), format!("x/key:{}/s1", auth::key_id(&alice)));
+        assert_eq!(
+            object_name("x", &a, "s1"),
+            format!("x/key:{}/s1", auth::key_id(&alice))
+        );
         assert_eq!(Owner::of(&Policy::NONE, None), Owner::Issued);
         assert_eq!(Owner::of(&CLIENT_IDS, None), Owner::Public);
         assert_eq!(object_name("x", &Owner::Issued, "s1"), "x/s1");

@@ -264,14 +264,20 @@ mod tests {
 
     #[test]
     fn addresses_are_counted_by_owner() {
-        assert_eq!(client_bucket(Some("203.0.113.7")).as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            client_bucket(Some("203.0.113.7")).as_deref(),
+            Some("203.0.113.7")
+        );
         // Every address of one /64 is one caller.
         let a = client_bucket(Some("2001:db8:1:2::1"));
         let b = client_bucket(Some("2001:db8:1:2:ffff:ffff:ffff:ffff"));
         assert_eq!(a.as_deref(), Some("2001:db8:1:2::/64"));
         assert_eq!(a, b);
         assert_ne!(a, client_bucket(Some("2001:db8:1:3::1")));
-        assert_eq!(client_bucket(Some("::ffff:203.0.113.7")).as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            client_bucket(Some("::ffff:203.0.113.7")).as_deref(),
+            Some("203.0.113.7")
+        );
         assert_eq!(client_bucket(None), None);
         assert_eq!(client_bucket(Some("not an address")), None);
     }

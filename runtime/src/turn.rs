@@ -260,7 +260,10 @@ pub async fn run<B: Backend>(
                 Ok(_) => Some(Ok(Value::Null)),
                 Err(_) => Some(Err("the tool failed".to_owned())),
             };
-            if !sink.event(TurnEvent::ToolResult(call, shown.as_ref().unwrap_or(&outcome))) {
+            if !sink.event(TurnEvent::ToolResult(
+                call,
+                shown.as_ref().unwrap_or(&outcome),
+            )) {
                 return Outcome::Disconnected;
             }
             let content = match outcome {

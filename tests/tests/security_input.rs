@@ -40,7 +40,10 @@ async fn a_chunked_body_is_not_read_past_the_cap() {
     }
     let pulled = pulled.load(Ordering::SeqCst);
     println!("chunks of 1 KiB pulled before the 413: {pulled} of {CHUNKS}");
-    assert!(pulled < CHUNKS / 10, "{pulled} chunks were read: the whole body was buffered");
+    assert!(
+        pulled < CHUNKS / 10,
+        "{pulled} chunks were read: the whole body was buffered"
+    );
     assert!(stack.model_requests().is_empty());
 }
 
@@ -60,11 +63,14 @@ async fn stateless_history_is_bounded_and_cannot_forge_tools() {
     let stack = Stack::start(replies()).await;
     // `guarded` accepts messages of at most 200 characters; its body cap is 1024 bytes, so
     // `plain` (8000 characters, 64 KiB) carries the long-history case.
-    let long = completion(&stack, json!({ "model": "plain", "messages": [
-        { "role": "user", "content": "x".repeat(9000) },
-        { "role": "assistant", "content": "ok" },
-        { "role": "user", "content": "hi" },
-    ]}))
+    let long = completion(
+        &stack,
+        json!({ "model": "plain", "messages": [
+            { "role": "user", "content": "x".repeat(9000) },
+            { "role": "assistant", "content": "ok" },
+            { "role": "user", "content": "hi" },
+        ]}),
+    )
     .await;
     assert_eq!(long.status(), 413);
     let many: Vec<Value> = (0..101)

@@ -31,10 +31,20 @@ struct SessionRun {
 }
 
 /// Sends one turn; `(answered, completed)`: whether an HTTP answer came, and its `done`.
-async fn one_turn(client: &reqwest::Client, base: &str, session: &str, message: &str) -> (bool, bool) {
+async fn one_turn(
+    client: &reqwest::Client,
+    base: &str,
+    session: &str,
+    message: &str,
+) -> (bool, bool) {
     let body = json!({ "message": message, "session_id": session });
     let response = loop {
-        match client.post(format!("{base}/agents/load/chat")).json(&body).send().await {
+        match client
+            .post(format!("{base}/agents/load/chat"))
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(response) => break response,
             // workerd is down: the request never left, so sending it again is safe.
             Err(err) if err.is_connect() => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -73,7 +83,8 @@ async fn a_thousand_turns_survive_a_restart() {
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (client, base) = (client.clone(), base.clone());
-            let (runs, next_session, done_turns) = (runs.clone(), next_session.clone(), done_turns.clone());
+            let (runs, next_session, done_turns) =
+                (runs.clone(), next_session.clone(), done_turns.clone());
             tokio::spawn(async move {
                 // Each worker takes whole sessions, so a session's turns go one after another.
                 loop {
@@ -83,7 +94,8 @@ async fn a_thousand_turns_survive_a_restart() {
                     }
                     for t in 0..TURNS_PER_SESSION {
                         let message = format!("s{s} t{t}");
-                        let (answered, completed) = one_turn(&client, &base, &format!("load-{s}"), &message).await;
+                        let (answered, completed) =
+                            one_turn(&client, &base, &format!("load-{s}"), &message).await;
                         let mut run = runs[s].lock().unwrap();
                         run.answered += u64::from(answered);
                         if completed {
@@ -100,7 +112,10 @@ async fn a_thousand_turns_survive_a_restart() {
 
     // Kill and restart workerd once, in the middle.
     while done_turns.load(Ordering::SeqCst) < SESSIONS * TURNS_PER_SESSION / 2 {
-        assert!(started.elapsed() < BOUND, "the load hung before the restart");
+        assert!(
+            started.elapsed() < BOUND,
+            "the load hung before the restart"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let restart_at = done_turns.load(Ordering::SeqCst);
@@ -127,7 +142,11 @@ async fn a_thousand_turns_survive_a_restart() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{session}");
-        let remaining: u64 = response.headers()["x-ratelimit-remaining"].to_str().unwrap().parse().unwrap();
+        let remaining: u64 = response.headers()["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let body: Value = response.json().await.unwrap();
         let history = messages(&body["messages"]);
 
@@ -135,20 +154,35 @@ async fn a_thousand_turns_survive_a_restart() {
         assert_eq!(history.len() % 2, 0, "{session}: {history:?}");
         let mut stored = Vec::new();
         for pair in history.chunks(2) {
-            assert_eq!((pair[0].0.as_str(), pair[1].0.as_str(), pair[1].1.as_str()), ("user", "assistant", "ok"), "{session}");
+            assert_eq!(
+                (pair[0].0.as_str(), pair[1].0.as_str(), pair[1].1.as_str()),
+                ("user", "assistant", "ok"),
+                "{session}"
+            );
             stored.push(pair[0].1.clone());
         }
         // Stored: the completed turns and perhaps some cut-off ones, each once, in the order sent.
-        let sent: Vec<String> = (0..TURNS_PER_SESSION).map(|t| format!("s{s} t{t}")).collect();
+        let sent: Vec<String> = (0..TURNS_PER_SESSION)
+            .map(|t| format!("s{s} t{t}"))
+            .collect();
         let order = |m: &String| sent.iter().position(|x| x == m).unwrap();
         let positions: Vec<usize> = stored.iter().map(order).collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{session}: reordered or duplicated: {stored:?}");
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "{session}: reordered or duplicated: {stored:?}"
+        );
         for message in &run.completed {
-            assert!(stored.contains(message), "{session}: completed turn `{message}` was lost");
+            assert!(
+                stored.contains(message),
+                "{session}: completed turn `{message}` was lost"
+            );
         }
         cut_stored += run.cut.iter().filter(|m| stored.contains(m)).count();
         for message in &stored {
-            assert!(run.completed.contains(message) || run.cut.contains(message), "{session}: `{message}` was never sent");
+            assert!(
+                run.completed.contains(message) || run.cut.contains(message),
+                "{session}: `{message}` was never sent"
+            );
         }
 
         // The limiter: every answered request counted, and at most the cut-off ones besides.
@@ -160,7 +194,10 @@ async fn a_thousand_turns_survive_a_restart() {
             run.answered
         );
         if unanswered == 0 {
-            assert_eq!(counted, run.answered, "{session}: the limiter count is exact");
+            assert_eq!(
+                counted, run.answered,
+                "{session}: the limiter count is exact"
+            );
         }
         completed += run.completed.len();
         cut += run.cut.len();
@@ -173,5 +210,8 @@ async fn a_thousand_turns_survive_a_restart() {
         (SESSIONS * TURNS_PER_SESSION) as f64 / load_secs,
     );
     assert_eq!(completed + cut, SESSIONS * TURNS_PER_SESSION);
-    assert!(completed >= SESSIONS * TURNS_PER_SESSION - 4 * CONCURRENCY, "too many turns lost to one restart: {cut}");
+    assert!(
+        completed >= SESSIONS * TURNS_PER_SESSION - 4 * CONCURRENCY,
+        "too many turns lost to one restart: {cut}"
+    );
 }

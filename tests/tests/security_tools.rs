@@ -58,10 +58,23 @@ async fn a_pattern_is_enforced_before_the_tool_runs() {
     ]}))
     .await;
     assert_eq!(names(&events).last(), Some(&"done"));
-    let targets: Vec<String> = stack.fixture.received().into_iter().map(|o| o.target).collect();
-    assert_eq!(targets, ["/v1/orders/100587"], "only the valid call left the Worker");
+    let targets: Vec<String> = stack
+        .fixture
+        .received()
+        .into_iter()
+        .map(|o| o.target)
+        .collect();
+    assert_eq!(
+        targets,
+        ["/v1/orders/100587"],
+        "only the valid call left the Worker"
+    );
     let results = tool_messages(&stack);
-    assert!(results[0].contains("must match the pattern"), "{}", results[0]);
+    assert!(
+        results[0].contains("must match the pattern"),
+        "{}",
+        results[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +84,12 @@ async fn an_argument_cannot_leave_its_path_segment() {
         { "text": "Done." },
     ]}))
     .await;
-    let targets: Vec<String> = stack.fixture.received().into_iter().map(|o| o.target).collect();
+    let targets: Vec<String> = stack
+        .fixture
+        .received()
+        .into_iter()
+        .map(|o| o.target)
+        .collect();
     assert_eq!(targets, ["/v1/carts/..%2F..%2Fv1%2Fadmin%2Fkeys/items"]);
     assert!(tool_messages(&stack)[1].contains("cannot be a URL path segment"));
 
@@ -82,7 +100,12 @@ async fn an_argument_cannot_leave_its_path_segment() {
     ]}))
     .await;
     stack.chat_events("weather", "Weather?", "w").await;
-    let targets: Vec<String> = stack.fixture.received().into_iter().map(|o| o.target).collect();
+    let targets: Vec<String> = stack
+        .fixture
+        .received()
+        .into_iter()
+        .map(|o| o.target)
+        .collect();
     assert_eq!(targets, ["/..%2F..%2Fadmin%2Fkeys?format=j1"]);
 }
 
@@ -98,8 +121,14 @@ async fn undeclared_properties_are_refused_and_bodies_are_json() {
     .await;
     let sent = stack.fixture.received();
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!((sent[0].method.as_str(), sent[0].target.as_str()), ("POST", "/v1/tickets"));
-    assert_eq!(serde_json::from_str::<Value>(&sent[0].body).unwrap(), json!({ "title": "hi" }));
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].target.as_str()),
+        ("POST", "/v1/tickets")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&sent[0].body).unwrap(),
+        json!({ "title": "hi" })
+    );
     assert_eq!(sent[0].content_type.as_deref(), Some("application/json"));
     assert!(tool_messages(&stack)[0].contains("unexpected property"));
 }
@@ -107,8 +136,12 @@ async fn undeclared_properties_are_refused_and_bodies_are_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_max_tool_calls_run_in_one_step() {
     let ids = ["100001", "100002", "100003", "100004", "100005"];
-    let step: Vec<(&str, Value)> = ids.iter().map(|id| ("get_order", json!({ "order_id": id }))).collect();
-    let (stack, events) = secure_turn(json!({ "replies": [calls(&step), { "text": "Done." }] })).await;
+    let step: Vec<(&str, Value)> = ids
+        .iter()
+        .map(|id| ("get_order", json!({ "order_id": id })))
+        .collect();
+    let (stack, events) =
+        secure_turn(json!({ "replies": [calls(&step), { "text": "Done." }] })).await;
     assert_eq!(stack.fixture.received().len(), 2, "`max_tool_calls: 2`");
     let results = data(&events, "tool_result");
     let ok: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
@@ -128,7 +161,8 @@ async fn tool_results_are_marked_untrusted_and_not_streamed() {
     assert_eq!(results[0]["ok"], true);
     assert_eq!(results[0]["result"], Value::Null);
     assert_eq!(results[1]["ok"], false);
-    let stream = serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap();
+    let stream =
+        serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap();
     assert!(!stream.contains("/v1/orders/100587"), "{stream}");
     assert!(!stream.contains("sk-TEST-4f9a1c"), "{stream}");
     // The model reads results as delimited data, told not to follow them.

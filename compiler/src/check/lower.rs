@@ -60,7 +60,8 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
             max_input_chars: u32_of(limits, "max_input_chars").unwrap_or(defaults.max_input_chars),
             max_body_bytes: u32_of(limits, "max_body_bytes").unwrap_or(defaults.max_body_bytes),
         },
-        max_tool_calls: u32_of(Some(root), "max_tool_calls").unwrap_or(super::DEFAULT_MAX_TOOL_CALLS),
+        max_tool_calls: u32_of(Some(root), "max_tool_calls")
+            .unwrap_or(super::DEFAULT_MAX_TOOL_CALLS),
         stream_tool_results: root
             .get("stream_tool_results")
             .and_then(Node::as_bool)

@@ -65,10 +65,14 @@ pub(crate) fn policy(cx: &mut Checker<'_>, root: &Node) {
             if item.as_str() == Some(keys_secret) {
                 let diag = Diagnostic::error(
                     "E0231",
-                    format!("`{keys_secret}` holds the API keys of `auth`, so tools cannot read it"),
+                    format!(
+                        "`{keys_secret}` holds the API keys of `auth`, so tools cannot read it"
+                    ),
                 )
                 .at(item.span)
-                .help(format!("remove `{keys_secret}` from `secrets`; give tools a secret of their own"));
+                .help(format!(
+                    "remove `{keys_secret}` from `secrets`; give tools a secret of their own"
+                ));
                 cx.report(None, diag);
             }
         }

@@ -88,9 +88,7 @@ pub fn unfiltered(url: &str) -> Vec<Unfiltered> {
             };
         }
         let Some(open) = next else { break };
-        let close = url[open..]
-            .find("}}")
-            .map_or(url.len(), |i| open + i);
+        let close = url[open..].find("}}").map_or(url.len(), |i| open + i);
         let expr = url[open + 2..close].trim_matches(|c: char| c.is_whitespace() || c == '-');
         if let (Some(part), true) = (part, reads_args(expr)) {
             let filters: Vec<&str> = expr

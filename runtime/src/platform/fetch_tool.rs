@@ -30,7 +30,9 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
         headers
             .set(name, &value)
             // Not the platform's error text: it could quote the value, which may hold a secret.
-            .map_err(|_| format!("invalid header {name}: the rendered value is not a valid header value"))?;
+            .map_err(|_| {
+                format!("invalid header {name}: the rendered value is not a valid header value")
+            })?;
     }
     let body = spec.body.map(|body| render("body", body)).transpose()?;
     // As documented: a body is JSON unless the tool's headers say otherwise.

@@ -126,12 +126,28 @@ async fn route(
             let session_id = &session.session_id;
             let reserve = estimate(agent, &chat.message);
             let counted = ownership::scoped_id(&owner, session_id);
-            let limiter =
-                rate_limit(env, agent, key, req.headers(), Some(&counted), reserve, extra)
-                    .await?;
+            let limiter = rate_limit(
+                env,
+                agent,
+                key,
+                req.headers(),
+                Some(&counted),
+                reserve,
+                extra,
+            )
+            .await?;
             extra.push((ownership::SESSION_HEADER, session_id.clone()));
             let url = session_url("turn", agent, &session, &owner, rule, limiter.as_deref());
-            forward(env, agent, &owner, session_id, Method::Post, &url, Some(body)).await
+            forward(
+                env,
+                agent,
+                &owner,
+                session_id,
+                Method::Post,
+                &url,
+                Some(body),
+            )
+            .await
         }
         Route::ChatCompletions => {
             // The agent is named in the body; when every agent needs a key, a request without
@@ -168,7 +184,9 @@ async fn route(
             }
             let reserve = estimate(agent, &ask.message);
             let owner = Owner::of(&agent.policy, key.as_ref());
-            let counted = session.as_deref().map(|id| ownership::scoped_id(&owner, id));
+            let counted = session
+                .as_deref()
+                .map(|id| ownership::scoped_id(&owner, id));
             let headers = req.headers();
             let limiter =
                 rate_limit(env, agent, key, headers, counted.as_deref(), reserve, extra).await?;
@@ -186,7 +204,16 @@ async fn route(
                         rule,
                         limiter.as_deref(),
                     );
-                    forward(env, agent, &owner, session_id, Method::Post, &url, Some(body)).await
+                    forward(
+                        env,
+                        agent,
+                        &owner,
+                        session_id,
+                        Method::Post,
+                        &url,
+                        Some(body),
+                    )
+                    .await
                 }
                 // Without one, the request carries its history and nothing is stored.
                 None => {
@@ -251,7 +278,13 @@ async fn session_request(
 /// [`ratelimit::reservation`]).
 fn estimate(agent: &AgentSpec, message: &str) -> u64 {
     let history = agent.policy.history.max_tokens;
-    ratelimit::reservation(agent.max_steps, history, message.len(), agent.max_tokens, u64::MAX)
+    ratelimit::reservation(
+        agent.max_steps,
+        history,
+        message.len(),
+        agent.max_tokens,
+        u64::MAX,
+    )
 }
 
 /// The owner a message acts for and the session it goes to: the one it names, or a new one

@@ -125,7 +125,9 @@ impl SessionObject {
                 self.alarm_set.set(true);
                 let after = i64::try_from(window_ms).unwrap_or(i64::MAX / 2) + 1000;
                 if let Err(err) = self.storage.set_alarm(after).await {
-                    worker::console_error!("agentc: could not schedule the limiter's cleanup: {err}");
+                    worker::console_error!(
+                        "agentc: could not schedule the limiter's cleanup: {err}"
+                    );
                 }
             }
             return response;

@@ -677,7 +677,10 @@ mod tests {
         assert_eq!(validate_arguments(&schema, &json!({"title": "hi"})), Ok(()));
         let none = json!({"type": "object", "properties": {}});
         assert_eq!(
-            errors(&json!({"type": "object", "properties": {}, "additionalProperties": false}), &json!({"x": 1})),
+            errors(
+                &json!({"type": "object", "properties": {}, "additionalProperties": false}),
+                &json!({"x": 1})
+            ),
             ["`/x`: unexpected property; this tool takes none"]
         );
         assert!(validate_arguments(&none, &json!({"x": 1})).is_err());
@@ -698,7 +701,10 @@ mod tests {
         let mut listed: Vec<&str> = PARAMETER_KEYWORDS.to_vec();
         allowed.sort_unstable();
         listed.sort_unstable();
-        assert_eq!(allowed, listed, "schema/agent.schema.json and PARAMETER_KEYWORDS differ");
+        assert_eq!(
+            allowed, listed,
+            "schema/agent.schema.json and PARAMETER_KEYWORDS differ"
+        );
         // Each enforced keyword refuses some value: a keyword listed as enforced but ignored by
         // `validate` fails here.
         let refused: &[(&str, Value, Value)] = &[
@@ -712,14 +718,24 @@ mod tests {
             ("items", json!({"items": {"type": "string"}}), json!([1])),
             ("minItems", json!({"minItems": 1}), json!([])),
             ("maxItems", json!({"maxItems": 0}), json!([1])),
-            ("properties", json!({"properties": {"a": {"type": "string"}}}), json!({"a": 1})),
+            (
+                "properties",
+                json!({"properties": {"a": {"type": "string"}}}),
+                json!({"a": 1}),
+            ),
             ("required", json!({"required": ["a"]}), json!({})),
         ];
-        for keyword in PARAMETER_KEYWORDS.iter().filter(|k| !ANNOTATIONS.contains(k)) {
+        for keyword in PARAMETER_KEYWORDS
+            .iter()
+            .filter(|k| !ANNOTATIONS.contains(k))
+        {
             let Some((_, schema, value)) = refused.iter().find(|(k, _, _)| k == keyword) else {
                 panic!("no case shows that `{keyword}` is enforced");
             };
-            assert!(validate(schema, value).is_err(), "`{keyword}` is not enforced");
+            assert!(
+                validate(schema, value).is_err(),
+                "`{keyword}` is not enforced"
+            );
         }
     }
 }

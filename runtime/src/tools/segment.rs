@@ -41,11 +41,19 @@ mod tests {
             assert!(encode(bad).is_err(), "{bad:?}");
         }
         // Parsed as a URL, an encoded segment cannot climb out of its place.
-        let url = format!("https://wttr.in/{}?format=j1", encode("../../admin/keys").unwrap());
+        let url = format!(
+            "https://wttr.in/{}?format=j1",
+            encode("../../admin/keys").unwrap()
+        );
         let parsed = url::Url::parse(&url).unwrap();
         assert_eq!(parsed.path(), "/..%2F..%2Fadmin%2Fkeys");
         // Nor change the host it is part of.
-        let host = format!("http://{}/status", encode("status.weather.test/admin?").unwrap());
-        assert!(url::Url::parse(&host).map_or(true, |u| u.host_str() != Some("status.weather.test")));
+        let host = format!(
+            "http://{}/status",
+            encode("status.weather.test/admin?").unwrap()
+        );
+        assert!(
+            url::Url::parse(&host).map_or(true, |u| u.host_str() != Some("status.weather.test"))
+        );
     }
 }
