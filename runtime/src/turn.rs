@@ -679,7 +679,7 @@ mod tests {
             Step::new(Vec::new()),
             &mut sink,
         ));
-        let err = result.err().expect("the stalled stream fails");
+        let err = result.expect_err("the stalled stream fails");
         assert!(err.contains("stalled"), "{err}");
         assert_eq!(frames.len(), 1, "the text before the stall was streamed");
     }

@@ -132,7 +132,7 @@ async fn a_thousand_turns_survive_a_restart() {
 
     let (mut completed, mut cut, mut cut_stored) = (0, 0, 0);
     for (s, run) in runs.iter().enumerate() {
-        let run = run.lock().unwrap();
+        let run = std::mem::take(&mut *run.lock().unwrap());
         let session = format!("load-{s}");
         // Reading the history is counted too: its `x-ratelimit-remaining` gives the count.
         let response = stack
