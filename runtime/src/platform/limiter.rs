@@ -236,8 +236,10 @@ fn split_reservation(limiter: &str) -> (&str, Option<u64>) {
     }
 }
 
+/// The platform's error goes to the log; the client hears only what failed.
 fn limiter_error(err: worker::Error) -> ApiError {
-    ApiError::internal(format!("the rate limiter is unavailable: {err}"))
+    worker::console_error!("agentc: the rate limiter is unavailable: {err}");
+    ApiError::internal("the rate limiter is unavailable")
 }
 
 async fn call(env: &Env, name: &str, url: &str) -> Result<Response, ApiError> {

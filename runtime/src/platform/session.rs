@@ -397,8 +397,10 @@ fn to_messages(rows: Vec<StoredMessage>) -> Vec<Message> {
         .collect()
 }
 
+/// The platform's error goes to the log; the client hears only what failed.
 fn storage_error(err: worker::Error) -> ApiError {
-    ApiError::internal(format!("session storage failed: {err}"))
+    worker::console_error!("agentc: session storage failed: {err}");
+    ApiError::internal("session storage failed")
 }
 
 /// Appends a turn's messages, then deletes the oldest beyond the session's `keep`. The
