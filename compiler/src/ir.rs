@@ -39,6 +39,12 @@ pub struct Agent {
     /// Whether the chat page at `/` of the deployed Worker lists the agent (under `agentc dev`
     /// the page lists every agent).
     pub page: bool,
+    /// The most tool calls run in one step.
+    pub max_tool_calls: u32,
+    /// Whether `tool_result` events carry results to the client.
+    pub stream_tool_results: bool,
+    /// Clients name sessions themselves (`sessions: { client_ids: true }`).
+    pub client_session_ids: bool,
 }
 
 /// Which model an agent talks to, and how.
@@ -56,6 +62,10 @@ pub struct Model {
 pub struct History {
     /// Stored messages sent with each new message.
     pub window: u32,
+    /// The most messages a session stores.
+    pub keep: u32,
+    /// The most (estimated) tokens of history sent with a new message.
+    pub max_tokens: u32,
 }
 
 // The parts of an agent beyond its model, prompt and history. Codegen may ignore any of them

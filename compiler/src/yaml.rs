@@ -22,6 +22,9 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The most nodes a file may expand to, aliases included.
 pub const MAX_NODES: usize = 100_000;
+/// The most bytes of scalar text a file may expand to, aliases included: counted before an
+/// alias is copied, so a few aliases of a long string cannot exhaust memory.
+pub const MAX_EXPANDED_BYTES: usize = 16 << 20;
 /// The deepest nesting accepted.
 pub const MAX_DEPTH: usize = 64;
 /// How many syntax errors one file may report before loading gives up.
@@ -228,6 +231,7 @@ fn parse_once(text: &str) -> Attempt {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         errors: Vec::new(),
         source: text,
     };
@@ -242,6 +246,8 @@ struct Loader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// Bytes of scalar text so far, aliases expanded.
+    bytes: usize,
     errors: Vec<Diagnostic>,
     source: &'a str,
 }
@@ -306,6 +312,24 @@ impl<'a> Loader<'a> {
         }))
     }
 
+    fn count_text(&mut self, n: usize, s: Span) -> Result<(), Box<Diagnostic>> {
+        self.bytes += n;
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(Box::new(
+                Diagnostic::error(
+                    "E0003",
+                    format!(
+                        "the file expands to more than {} MB of text",
+                        MAX_EXPANDED_BYTES >> 20
+                    ),
+                )
+                .at(s)
+                .help("aliases (`*name`) are expanded in place; an alias of a long string copies all of it"),
+            ));
+        }
+        Ok(())
+    }
+
     fn count(&mut self, n: usize, s: Span) -> Result<(), Box<Diagnostic>> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
@@ -330,6 +354,7 @@ impl<'a> Loader<'a> {
         self.count(1, s)?;
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count_text(text.len(), s)?;
                 let block = match style {
                     ScalarStyle::Literal => Block::Literal,
                     ScalarStyle::Folded => Block::Folded,
@@ -359,6 +384,8 @@ impl<'a> Loader<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                // Scalar keys seen so far, for a duplicate check that is not quadratic.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 let end = loop {
                     let (event, ks) = self.next()?;
                     if let Event::MappingEnd = event {
@@ -367,7 +394,18 @@ impl<'a> Loader<'a> {
                     let key = self.node(event, ks, depth + 1)?;
                     let (event, vs) = self.next()?;
                     let value = self.node(event, vs, depth + 1)?;
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                    let scalar_key = match &key.value {
+                        Value::Seq(_) | Value::Map(_) => None,
+                        value => Some(format!("{value:?}")),
+                    };
+                    let first = match &scalar_key {
+                        Some(k) => seen.get(k).map(|&i| &entries[i].0),
+                        None => entries
+                            .iter()
+                            .map(|(k, _)| k)
+                            .find(|k| k.value == key.value),
+                    };
+                    if let Some(first) = first {
                         let name = key
                             .as_str()
                             .map(str::to_owned)
@@ -382,6 +420,9 @@ impl<'a> Loader<'a> {
                         );
                         continue;
                     }
+                    if let Some(k) = scalar_key {
+                        seen.insert(k, entries.len());
+                    }
                     entries.push((key, value));
                 };
                 let node = Node {
@@ -391,12 +432,16 @@ impl<'a> Loader<'a> {
                 (node, anchor)
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id).cloned() else {
+                let Some(target) = self.anchors.get(&id) else {
                     return Err(Box::new(
                         Diagnostic::error("E0006", "alias to an unknown anchor").at(s),
                     ));
                 };
-                self.count(count_nodes(&target), s)?;
+                // Counted before the copy is made.
+                let (nodes, bytes) = (count_nodes(target), count_bytes(target));
+                self.count(nodes, s)?;
+                self.count_text(bytes, s)?;
+                let target = self.anchors[&id].clone();
                 return Ok(Node { span: s, ..target });
             }
             other => {
@@ -420,6 +465,19 @@ fn count_nodes(node: &Node) -> usize {
             .map(|(k, v)| count_nodes(k) + count_nodes(v))
             .sum(),
         _ => 0,
+    }
+}
+
+/// The bytes of scalar text in a node (strings by length, other scalars as a few bytes).
+fn count_bytes(node: &Node) -> usize {
+    match &node.value {
+        Value::String(text, _) => text.len(),
+        Value::Seq(items) => items.iter().map(count_bytes).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| count_bytes(k) + count_bytes(v))
+            .sum(),
+        _ => 8,
     }
 }
 
@@ -527,6 +585,34 @@ mod tests {
         }
         let errors = parse(&doc).unwrap_err();
         assert_eq!(errors[0].code, "E0003");
+    }
+
+    #[test]
+    fn aliases_of_long_strings_are_counted_in_bytes() {
+        // 300 KB of file: a 100 KB string and 2000 aliases of it would expand to 200 MB (the
+        // audit's 49 990 aliases to 5 GB), with only 2001 nodes.
+        let doc = format!(
+            "description: &a \"{}\"\nx: [{}]\n",
+            "A".repeat(100_000),
+            vec!["*a"; 2000].join(", ")
+        );
+        let errors = parse(&doc).unwrap_err();
+        assert_eq!(errors[0].code, "E0003");
+        assert!(
+            errors[0].message.contains("MB of text"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_among_many() {
+        let mut doc: String = (0..20_000).map(|i| format!("k{i}: {i}\n")).collect();
+        doc.push_str("k7: again\n1: a\n\"1\": b\n1: c\n");
+        let errors = parse(&doc).unwrap_err();
+        let dupes: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        // `1` and `"1"` are different keys; the second `1` is a duplicate.
+        assert_eq!(dupes, ["duplicate key `k7`", "duplicate key `Int(1)`"]);
     }
 
     #[test]

@@ -54,8 +54,10 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
 pub struct ChatRequest {
     /// The user's message.
     pub message: String,
-    /// The conversation this message belongs to; history is kept per session.
-    pub session_id: String,
+    /// The conversation this message belongs to; history is kept per session. Omitted: a new
+    /// session, whose id the Worker issues (see [`crate::ownership`]).
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// Parses and validates a chat request body; control characters other than newline and tab are
@@ -71,7 +73,9 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             "`message` must not be empty",
         ));
     }
-    validate_session_id(&request.session_id)?;
+    if let Some(session_id) = &request.session_id {
+        validate_session_id(session_id)?;
+    }
     Ok(request)
 }
 
@@ -207,7 +211,6 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("not json", "invalid request body: expected ident"),
             (r#"{"session_id":"s"}"#, "missing field `message`"),
-            (r#"{"message":"hi"}"#, "missing field `session_id`"),
             (
                 r#"{"message":"hi","session_id":"s","x":1}"#,
                 "unknown field `x`",
@@ -232,6 +235,9 @@ mod tests {
         }
         let ok = parse_chat_request(br#"{"message":"hi","session_id":"user-1:a"}"#).unwrap();
         assert_eq!(ok.message, "hi");
+        // No session: the Worker starts a new one.
+        let new = parse_chat_request(br#"{"message":"hi"}"#).unwrap();
+        assert_eq!(new.session_id, None);
         let ok =
             parse_chat_request(br#"{"message":"a\u0000b\u001b\nc","session_id":"s"}"#).unwrap();
         assert_eq!(ok.message, "ab\nc");

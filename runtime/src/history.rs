@@ -95,12 +95,64 @@ impl Message {
 /// A window always starts at a user message: a model reads a reply, a tool call or a tool
 /// result without what led to it as a conversation that began mid-way, and a tool result must
 /// never be separated from the call it answers.
+///
+/// When the last `window` messages hold no user message (one turn with many tool calls), the
+/// window is the last whole turn rather than nothing, so the model still sees what it just did;
+/// [`fit_tokens`] then bounds its size.
 pub fn window(transcript: &[Message], window: usize) -> &[Message] {
+    if window == 0 {
+        return &[];
+    }
     let mut start = transcript.len().saturating_sub(window);
     while start < transcript.len() && transcript[start].role != Role::User {
         start += 1;
     }
+    if start == transcript.len() {
+        if let Some(last_user) = transcript.iter().rposition(|m| m.role == Role::User) {
+            start = last_user;
+        }
+    }
     &transcript[start..]
+}
+
+/// The estimated tokens of a message: 4 bytes a token, as the window budget counts them.
+pub fn estimated_tokens(message: &Message) -> u64 {
+    let calls: usize = message
+        .tool_calls
+        .iter()
+        .map(|c| c.name.len() + c.arguments.to_string().len())
+        .sum();
+    (message.content.len() + calls).div_ceil(4) as u64 + 1
+}
+
+/// The newest whole turns of `window` whose estimated tokens fit in `max_tokens`, oldest first.
+/// Whole turns are left out from the oldest, so the rest still starts at a user message; a
+/// turn that alone is over the budget is left out too. So a session whose stored messages grew
+/// past the model's context still answers, instead of failing every turn from then on.
+pub fn fit_tokens(window: &[Message], max_tokens: u32) -> &[Message] {
+    let mut total: u64 = window.iter().map(estimated_tokens).sum();
+    let mut start = 0;
+    while total > u64::from(max_tokens) && start < window.len() {
+        total -= estimated_tokens(&window[start]);
+        start += 1;
+        while start < window.len() && window[start].role != Role::User {
+            total -= estimated_tokens(&window[start]);
+            start += 1;
+        }
+    }
+    &window[start..]
+}
+
+/// `content` cut to at most `max` bytes (at a character boundary), saying how much was cut.
+pub fn cut(content: &str, max: usize) -> String {
+    if content.len() <= max {
+        return content.to_owned();
+    }
+    let mut end = max.saturating_sub(64);
+    while !content.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [{} bytes cut]", &content[..end], content.len() - end)
 }
 
 #[cfg(test)]
@@ -161,6 +213,55 @@ mod tests {
             assert_eq!(contents(window(&all, size)), ["u2", "a2"], "window {size}");
         }
         assert_eq!(window(&all, 6).len(), 6);
+    }
+
+    #[test]
+    fn a_window_without_a_user_message_keeps_the_last_turn() {
+        let call = |id: &str| ToolCall {
+            id: id.into(),
+            name: "clock".into(),
+            arguments: serde_json::json!({}),
+        };
+        let (a, b, c) = (call("a"), call("b"), call("c"));
+        let all = vec![
+            Message::new(Role::User, "u"),
+            Message::tool_calls("", vec![a.clone(), b.clone(), c.clone()]),
+            Message::tool_result(&a, "1"),
+            Message::tool_result(&b, "2"),
+            Message::tool_result(&c, "3"),
+            Message::new(Role::Assistant, "done"),
+        ];
+        // Before: the last 4 rows hold no user message, and the model saw nothing.
+        assert_eq!(window(&all, 4).len(), 6);
+        assert_eq!(window(&all, 4)[0].content, "u");
+    }
+
+    #[test]
+    fn the_window_fits_the_token_budget() {
+        let big = "x".repeat(8000);
+        let all = vec![
+            Message::new(Role::User, "u1"),
+            Message::new(Role::Assistant, big.clone()),
+            Message::new(Role::User, "u2"),
+            Message::new(Role::Assistant, "a2"),
+        ];
+        assert_eq!(contents(fit_tokens(&all, 10_000)), contents(&all));
+        // 2000 tokens of reply do not fit in 1000: its whole turn goes.
+        assert_eq!(contents(fit_tokens(&all, 1000)), ["u2", "a2"]);
+        // Nothing fits: no history rather than a prompt the model cannot take.
+        assert!(fit_tokens(&all, 2).is_empty());
+        assert!(fit_tokens(&[Message::new(Role::User, big)], 100).is_empty());
+    }
+
+    #[test]
+    fn cut_says_how_much_it_cut() {
+        assert_eq!(cut("short", 100), "short");
+        let long = "é".repeat(1000);
+        let out = cut(&long, 200);
+        assert!(
+            out.len() <= 200 + 40 && out.ends_with("bytes cut]"),
+            "{out}"
+        );
     }
 
     #[test]

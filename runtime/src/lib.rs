@@ -25,6 +25,7 @@ pub mod observe;
 pub mod openai;
 #[cfg(any(feature = "page", test))]
 pub mod page;
+pub mod ownership;
 pub mod policy;
 pub mod ratelimit;
 pub mod routing;

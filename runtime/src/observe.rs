@@ -1,6 +1,6 @@
 //! Observability: one structured JSON log line per turn.
 //!
-//! The line names the agent, the session (hashed), the routing rule, the model that answered
+//! The line names the agent, the session (a keyed hash), the routing rule, the model that answered
 //! (and those that failed before it), whether the cache answered, the steps, each tool call with
 //! its status and latency, the tokens in and out, the time to the first piece of the answer and
 //! the whole turn's time, and the error code of a failed turn. It never holds a message, a
@@ -96,11 +96,46 @@ fn millis(ms: f64) -> u64 {
     }
 }
 
-/// A stable, non-reversible name for a session in logs: 16 hex digits of SHA-256 over the agent
-/// and the session id.
+/// The key of session hashes in this isolate (see [`set_hash_key`]).
+static HASH_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+
+/// Sets the key session hashes are made with; the first call of an isolate wins. The platform
+/// derives it from the `AGENTC_LOG_KEY` secret (stable across isolates and deploys), or else
+/// picks a random one per isolate.
+pub fn set_hash_key(key: [u8; 32]) {
+    let _ = HASH_KEY.set(key);
+}
+
+/// Whether [`set_hash_key`] has been called in this isolate.
+pub fn hash_key_is_set() -> bool {
+    HASH_KEY.get().is_some()
+}
+
+/// A name for a session in logs that cannot be turned back into the session id: 16 hex digits
+/// of HMAC-SHA-256 with the isolate's key over the agent and the session id. (A plain hash of a
+/// guessable id such as `user-4242` is reversed by trying candidates.)
 pub fn session_hash(agent: &str, session: &str) -> String {
-    let digest = Sha256::digest(format!("{agent}/{session}").as_bytes());
-    hex(&digest[..8])
+    keyed_hash(HASH_KEY.get().unwrap_or(&[0; 32]), agent, session)
+}
+
+/// [`session_hash`] with a given key.
+pub fn keyed_hash(key: &[u8; 32], agent: &str, session: &str) -> String {
+    hex(&hmac(key, format!("{agent}/{session}").as_bytes())[..8])
+}
+
+/// HMAC-SHA-256 (RFC 2104) with a 32-byte key.
+fn hmac(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
+    let mut pad = [0u8; 64];
+    pad[..32].copy_from_slice(key);
+    let inner = Sha256::new()
+        .chain_update(pad.map(|b| b ^ 0x36))
+        .chain_update(data)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad.map(|b| b ^ 0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 #[cfg(test)]
@@ -108,6 +143,25 @@ mod tests {
     use super::*;
     use crate::sse::Usage;
     use crate::turn::ToolTrace;
+
+    #[test]
+    fn session_hashes_need_the_key() {
+        // Before: 16 hex digits of SHA-256("agent/session"), which anyone can recompute.
+        let plain = hex(&Sha256::digest(b"weather/user-4242")[..8]);
+        let (a, b) = ([1; 32], [2; 32]);
+        let hashed = keyed_hash(&a, "weather", "user-4242");
+        assert_ne!(hashed, plain);
+        assert_ne!(hashed, keyed_hash(&b, "weather", "user-4242"));
+        assert_eq!(hashed, keyed_hash(&a, "weather", "user-4242"));
+        assert_eq!(hashed.len(), 16);
+        // RFC 4231, test case 2 (a key shorter than the block is padded with zeros).
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        assert_eq!(
+            hex(&hmac(&key, b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn a_line_has_every_field_and_no_raw_session() {

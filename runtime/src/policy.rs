@@ -17,6 +17,12 @@ pub struct Policy {
     pub auth: Option<AuthPolicy>,
     pub cors: Option<CorsPolicy>,
     pub limits: Limits,
+    /// Who names sessions (see [`crate::ownership`]).
+    pub sessions: SessionPolicy,
+    /// How much history a session keeps and sends.
+    pub history: HistoryPolicy,
+    /// Bounds on the tools of one turn.
+    pub tools: ToolPolicy,
 }
 
 impl Policy {
@@ -29,6 +35,9 @@ impl Policy {
         auth: None,
         cors: None,
         limits: Limits::DEFAULT,
+        sessions: SessionPolicy { client_ids: false },
+        history: HistoryPolicy::DEFAULT,
+        tools: ToolPolicy::DEFAULT,
     };
 }
 
@@ -36,6 +45,46 @@ impl Default for Policy {
     fn default() -> Self {
         Policy::NONE
     }
+}
+
+/// How sessions are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionPolicy {
+    /// Clients name sessions themselves (`sessions: { client_ids: true }`). Off: a public agent
+    /// issues unguessable ids; an agent with `auth` scopes sessions by key either way.
+    pub client_ids: bool,
+}
+
+/// How much of a conversation is stored and sent back to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPolicy {
+    /// The most messages a session stores; older ones are deleted when a turn is stored.
+    pub keep: u32,
+    /// The most estimated tokens (4 bytes each) of history sent with a message.
+    pub max_tokens: u32,
+}
+
+impl HistoryPolicy {
+    pub const DEFAULT: HistoryPolicy = HistoryPolicy {
+        keep: 1000,
+        max_tokens: 8192,
+    };
+}
+
+/// Bounds on the tool calls of a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolPolicy {
+    /// The most tool calls run in one step; the others get an error result.
+    pub max_calls_per_step: u32,
+    /// Whether `tool_result` events carry the result to the client.
+    pub stream_results: bool,
+}
+
+impl ToolPolicy {
+    pub const DEFAULT: ToolPolicy = ToolPolicy {
+        max_calls_per_step: 4,
+        stream_results: true,
+    };
 }
 
 /// A routing rule.

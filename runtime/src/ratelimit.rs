@@ -10,10 +10,13 @@
 //! requests (a fixed window lets twice the limit through around its boundary). The log keeps
 //! one timestamp per passed request within the window, so memory grows with the limit.
 //!
-//! The token budget counts the model's real usage (prompt and completion tokens), reported
-//! after each turn. A caller whose window already holds `budget` tokens is refused until enough
-//! of them have aged out; the turn that crosses the budget is not cut short, so a caller can
-//! overshoot by at most one turn's usage.
+//! The token budget counts the model's usage (prompt and completion tokens). A turn reserves an
+//! estimate of its usage when it is admitted ([`reservation`], at most the room left), and
+//! settles it to the real usage when it ends, completed or failed. A caller whose window holds
+//! `budget` tokens, used or reserved, is refused until enough have aged out or been settled.
+//! So concurrent turns cannot all pass on the same room: with a budget of 100 and turns that
+//! reserve 100, one turn runs at a time. A turn's real usage can exceed its reservation, so the
+//! budget can be overshot by one turn's usage beyond its estimate.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -30,6 +33,9 @@ pub struct Verdict {
     /// Set when the request was refused for the token budget rather than the request count.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub budget_exhausted: bool,
+    /// The id of the tokens reserved for this request, to settle when its turn ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<u64>,
 }
 
 /// The passed requests of one caller within the window, oldest first, in milliseconds.
@@ -66,6 +72,7 @@ impl SlidingLog {
                 remaining: (u64::from(limit) - count - 1) as u32,
                 retry_after: 0,
                 budget_exhausted: false,
+                reservation: None,
             };
         }
         // The request passes once enough of the oldest hits have aged out.
@@ -77,6 +84,7 @@ impl SlidingLog {
             remaining: 0,
             retry_after: seconds_until(now_ms, frees_at),
             budget_exhausted: false,
+            reservation: None,
         }
     }
 
@@ -89,27 +97,31 @@ impl SlidingLog {
     }
 }
 
-/// Tokens used within the window, oldest first.
+/// Tokens used or reserved within the window, oldest first, each entry with an id (its row in
+/// storage).
 #[derive(Debug, Default, Clone)]
 pub struct TokenLog {
-    entries: VecDeque<(f64, u64)>,
+    entries: VecDeque<(f64, u64, u64)>,
     total: u64,
+    next_id: u64,
 }
 
 impl TokenLog {
-    /// A log of earlier usage, oldest first.
-    pub fn from_entries(entries: Vec<(f64, u64)>) -> Self {
+    /// A log of earlier usage, oldest first, as `(time, tokens, id)`.
+    pub fn from_entries(entries: Vec<(f64, u64, u64)>) -> Self {
         let total = entries.iter().map(|e| e.1).sum();
+        let next_id = entries.iter().map(|e| e.2).max().unwrap_or(0) + 1;
         TokenLog {
             entries: entries.into(),
             total,
+            next_id,
         }
     }
 
     pub fn prune(&mut self, now_ms: f64, window_ms: f64) -> usize {
         let cutoff = now_ms - window_ms;
         let before = self.entries.len();
-        while let Some(&(t, n)) = self.entries.front() {
+        while let Some(&(t, n, _)) = self.entries.front() {
             if t > cutoff {
                 break;
             }
@@ -127,7 +139,7 @@ impl TokenLog {
         }
         // Room comes back when the total falls below the budget.
         let mut total = self.total;
-        for &(t, n) in &self.entries {
+        for &(t, n, _) in &self.entries {
             total -= n;
             if total < budget {
                 return Some(seconds_until(now_ms, t + window_ms));
@@ -136,14 +148,49 @@ impl TokenLog {
         Some(seconds_until(now_ms, now_ms + window_ms))
     }
 
-    pub fn add(&mut self, now_ms: f64, tokens: u64) {
-        self.entries.push_back((now_ms, tokens));
+    /// Records `tokens` at `now_ms`; returns the entry's id.
+    pub fn add(&mut self, now_ms: f64, tokens: u64) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_back((now_ms, tokens, id));
         self.total += tokens;
+        id
+    }
+
+    /// Replaces a reservation's estimate by the real usage. `false` when the reservation has
+    /// aged out of the window (the usage is then recorded as new with [`TokenLog::add`]).
+    pub fn settle(&mut self, id: u64, tokens: u64) -> bool {
+        let Some(entry) = self.entries.iter_mut().find(|e| e.2 == id) else {
+            return false;
+        };
+        self.total = self.total - entry.1 + tokens;
+        entry.1 = tokens;
+        true
+    }
+
+    /// The tokens used or reserved in the window.
+    pub fn room(&self, budget: u64) -> u64 {
+        budget.saturating_sub(self.total)
     }
 
     pub fn total(&self) -> u64 {
         self.total
     }
+}
+
+/// The tokens a turn reserves when admitted: at most `max_steps` model calls, each with the
+/// history window (its token bound), the message (4 bytes a token) and a full reply; never more
+/// than the room left in the budget.
+pub fn reservation(
+    max_steps: u32,
+    history_tokens: u32,
+    message_bytes: usize,
+    max_tokens: u32,
+    room: u64,
+) -> u64 {
+    let per_call =
+        u64::from(history_tokens) + (message_bytes as u64).div_ceil(4) + u64::from(max_tokens);
+    (u64::from(max_steps) * per_call).min(room)
 }
 
 /// Whole seconds from `now_ms` until `at_ms`, at least 1.
@@ -159,9 +206,81 @@ pub fn object_name(agent: &str, per: &str, caller: &str) -> String {
     format!("~ratelimit/{agent}/{per}/{caller}")
 }
 
+/// The caller a `per: ip` limit counts for a client address (`CF-Connecting-IP`). An IPv6
+/// client owns a whole /64 (2^64 addresses), so IPv6 addresses are counted by their /64;
+/// IPv4 addresses by themselves. A missing or malformed header is `None`: the caller is then
+/// counted in one bucket of address-less requests (off Cloudflare the header is whatever the
+/// client sends, so the Worker warns; see the README's security model).
+pub fn client_bucket(header: Option<&str>) -> Option<String> {
+    let ip: std::net::IpAddr = header?.trim().parse().ok()?;
+    Some(match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    })
+}
+
+/// The bucket of requests without a (valid) client address.
+pub const NO_ADDRESS: &str = "no-address";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_turns_reserve_the_budget() {
+        // Ten turns admitted at once with a budget of 100: before, all ten saw room.
+        let mut log = TokenLog::default();
+        let mut admitted = Vec::new();
+        for _ in 0..10 {
+            if log.check(0.0, 100, MINUTE).is_none() {
+                let reserve = reservation(4, 8192, 10, 512, log.room(100));
+                admitted.push(log.add(0.0, reserve));
+            }
+        }
+        assert_eq!(admitted.len(), 1);
+        // The turn used 70: 30 are free again for one more turn.
+        assert!(log.settle(admitted[0], 70));
+        assert_eq!(log.total(), 70);
+        assert_eq!(log.check(1.0, 100, MINUTE), None);
+        let second = log.add(1.0, reservation(4, 8192, 10, 512, log.room(100)));
+        assert_eq!(log.total(), 100);
+        assert!(log.check(2.0, 100, MINUTE).is_some());
+        // A failed turn settles too: what it used counts.
+        assert!(log.settle(second, 55));
+        assert_eq!(log.total(), 125);
+        assert!(log.check(3.0, 100, MINUTE).is_some());
+        // A reservation that aged out is not found.
+        log.prune(2.0 * MINUTE, MINUTE);
+        assert!(!log.settle(second, 1));
+        assert_eq!(reservation(2, 100, 40, 50, u64::MAX), 2 * (100 + 10 + 50));
+    }
+
+    #[test]
+    fn addresses_are_counted_by_owner() {
+        assert_eq!(
+            client_bucket(Some("203.0.113.7")).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Every address of one /64 is one caller.
+        let a = client_bucket(Some("2001:db8:1:2::1"));
+        let b = client_bucket(Some("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_eq!(a.as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(a, b);
+        assert_ne!(a, client_bucket(Some("2001:db8:1:3::1")));
+        assert_eq!(
+            client_bucket(Some("::ffff:203.0.113.7")).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(client_bucket(None), None);
+        assert_eq!(client_bucket(Some("not an address")), None);
+    }
 
     const MINUTE: f64 = 60_000.0;
 
@@ -207,6 +326,7 @@ mod tests {
     fn token_budget_counts_real_usage() {
         let mut log = TokenLog::default();
         assert_eq!(log.check(0.0, 100, MINUTE), None);
+        // (Ids are returned for reservations; plain usage ignores them.)
         log.add(0.0, 70);
         assert_eq!(log.check(1000.0, 100, MINUTE), None);
         log.add(10_000.0, 50);

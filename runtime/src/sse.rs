@@ -46,13 +46,16 @@ pub fn delta(text: &str) -> String {
 }
 
 /// A `done` event: the turn finished and was stored. Its payload names the model that
-/// answered, how many model calls the turn took, and the tokens used.
-pub fn done(summary: &Summary) -> String {
+/// answered, how many model calls the turn took, the tokens used, and the session the turn was
+/// stored in (the id to send with the next message).
+pub fn done(summary: &Summary, session_id: Option<&str>) -> String {
     #[derive(Serialize)]
     struct Done<'a> {
         model: &'a str,
         steps: u32,
         usage: Usage,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_id: Option<&'a str>,
     }
     frame(
         "done",
@@ -60,6 +63,7 @@ pub fn done(summary: &Summary) -> String {
             model: summary.model,
             steps: summary.steps,
             usage: summary.usage,
+            session_id,
         },
     )
 }
@@ -139,13 +143,18 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 2,
         };
+        let summary = Summary {
+            model: "m",
+            steps: 1,
+            usage,
+        };
         assert_eq!(
-            done(&Summary {
-                model: "m",
-                steps: 1,
-                usage
-            }),
+            done(&summary, None),
             "event: done\ndata: {\"model\":\"m\",\"steps\":1,\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
+        );
+        assert_eq!(
+            done(&summary, Some("s-1")),
+            "event: done\ndata: {\"model\":\"m\",\"steps\":1,\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2},\"session_id\":\"s-1\"}\n\n"
         );
     }
 }

@@ -22,6 +22,10 @@ pub const REFUSAL_RETRIES: u32 = 2;
 /// How long a tool other than an HTTP tool (which has its own `timeout_ms`) may run.
 pub const DEFAULT_TOOL_TIMEOUT_MS: u32 = 10_000;
 
+/// How long a model's stream may send nothing, once started, before the turn fails: a stalled
+/// model must not hold the session's lock until the platform ends the request.
+pub const MODEL_IDLE_TIMEOUT_MS: u32 = 30_000;
+
 /// What a turn needs from the platform.
 #[allow(async_fn_in_trait)] // Workers are single-threaded: these futures need not be `Send`.
 pub trait Backend {
@@ -202,7 +206,7 @@ pub async fn run<B: Backend>(
             }
         };
         let tool_names = tools.iter().map(|t| t.name).collect();
-        let result = match read_step(bytes, Step::new(tool_names), sink).await {
+        let result = match read_step(backend, bytes, Step::new(tool_names), sink).await {
             Ok(Some(step)) => step,
             Ok(None) => return Outcome::Disconnected,
             Err(err) => return fail(sink, "model_error", &err),
@@ -249,9 +253,18 @@ pub async fn run<B: Backend>(
                 return Outcome::Disconnected;
             }
         }
-        let runs = result.calls.iter().map(|call| async {
+        // At most `max_calls_per_step` calls run; the others come back to the model as errors.
+        let max_calls = agent.policy.tools.max_calls_per_step as usize;
+        let tools = &tools;
+        let runs = result.calls.iter().enumerate().map(|(i, call)| async move {
+            if i >= max_calls {
+                let refused = format!(
+                    "not run: at most {max_calls} tool calls are run in one step; call fewer tools at once"
+                );
+                return (Err(refused), 0.0);
+            }
             let started = backend.now_ms();
-            let outcome = run_tool(backend, &tools, call).await;
+            let outcome = run_tool(backend, tools, call).await;
             (outcome, backend.now_ms() - started)
         });
         let outcomes = futures_util::future::join_all(runs).await;
@@ -270,10 +283,20 @@ pub async fn run<B: Backend>(
         let calls: Vec<ToolCall> = result.calls.into_iter().map(|c| c.call).collect();
         conversation.push(Message::tool_calls(result.text, calls.clone()));
         for (call, outcome) in calls.iter().zip(outcomes) {
-            if let Err(err) = &outcome {
-                backend.log(&format!("agentc: tool {} failed: {err}", call.name));
+            // The error itself stays out of the log: it can quote an upstream's answer or the
+            // arguments, which may hold secrets or personal data.
+            if outcome.is_err() {
+                backend.log(&format!("agentc: tool {} failed", call.name));
             }
-            if !sink.event(TurnEvent::ToolResult(call, &outcome)) {
+            let shown = match &outcome {
+                _ if agent.policy.tools.stream_results => None,
+                Ok(_) => Some(Ok(Value::Null)),
+                Err(_) => Some(Err("the tool failed".to_owned())),
+            };
+            if !sink.event(TurnEvent::ToolResult(
+                call,
+                shown.as_ref().unwrap_or(&outcome),
+            )) {
                 return Outcome::Disconnected;
             }
             let content = match outcome {
@@ -286,15 +309,29 @@ pub async fn run<B: Backend>(
     }
 }
 
-/// Streams one step's text to the client. `Ok(None)`: the client went away.
-async fn read_step<S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
+/// Streams one step's text to the client. `Ok(None)`: the client went away. A stream that
+/// sends nothing for [`MODEL_IDLE_TIMEOUT_MS`] fails the step.
+async fn read_step<B: Backend, S: Stream<Item = Result<Vec<u8>, String>> + Unpin>(
+    backend: &B,
     mut bytes: S,
     mut step: Step,
     sink: &mut impl Sink,
 ) -> Result<Option<(Step, Usage)>, String> {
     let mut decoder = StreamDecoder::new();
     let mut events = Vec::new();
-    while let Some(chunk) = bytes.next().await {
+    loop {
+        let next = std::pin::pin!(bytes.next());
+        let idle = std::pin::pin!(backend.sleep(MODEL_IDLE_TIMEOUT_MS));
+        let chunk = match futures_util::future::select(next, idle).await {
+            futures_util::future::Either::Left((Some(chunk), _)) => chunk,
+            futures_util::future::Either::Left((None, _)) => break,
+            futures_util::future::Either::Right(((), _)) => {
+                return Err(format!(
+                    "the model's stream stalled: nothing for {} s",
+                    MODEL_IDLE_TIMEOUT_MS / 1000
+                ))
+            }
+        };
         let chunk = chunk.map_err(|err| format!("the model's stream failed: {err}"))?;
         decoder
             .feed(&chunk, &mut events)
@@ -340,7 +377,7 @@ async fn run_tool<B: Backend>(
         return Err(err.clone());
     }
     let schema: Value = serde_json::from_str(tool.parameters).unwrap_or(Value::Null);
-    tools::args::validate(&schema, &call.call.arguments)
+    tools::args::validate_arguments(&schema, &call.call.arguments)
         .map_err(|errors| tools::args::describe(&errors))?;
     let timeout = match tool.kind {
         ToolKind::Http(http) => http.timeout_ms,
@@ -351,7 +388,17 @@ async fn run_tool<B: Backend>(
     match futures_util::future::select(run, sleep).await {
         futures_util::future::Either::Left((result, _)) => result,
         futures_util::future::Either::Right(((), _)) => {
-            Err(format!("the tool `{name}` timed out after {timeout} ms"))
+            let unsafe_method = match tool.kind {
+                ToolKind::Http(http) if http.method != "GET" => Some(http.method),
+                _ => None,
+            };
+            Err(match unsafe_method {
+                // The request was cancelled, but it may have reached the server.
+                Some(method) => format!(
+                    "the tool `{name}` timed out after {timeout} ms; its {method} request may have taken effect, so do not call it again without checking"
+                ),
+                None => format!("the tool `{name}` timed out after {timeout} ms"),
+            })
         }
     }
 }
@@ -493,7 +540,7 @@ mod tests {
         assert_eq!(trace.steps, fake.model_inputs.borrow().len() as u32);
         // The platform sends `done` once the messages are stored.
         if let Outcome::Completed { summary, .. } = &outcome {
-            frames.push(crate::sse::done(summary));
+            frames.push(crate::sse::done(summary, None));
         }
         let events = frames
             .concat()
@@ -544,7 +591,12 @@ mod tests {
         );
         assert_eq!(second[3]["role"], "tool");
         assert_eq!(second[3]["tool_call_id"], "call_1_0");
-        assert_eq!(second[3]["content"], r#"{"city":"Paris","temp_c":21}"#);
+        // Marked as data for the model (OWASP LLM01); stored as it came.
+        assert_eq!(
+            second[3]["content"],
+            "<tool_output>\n{\"city\":\"Paris\",\"temp_c\":21}\n</tool_output>"
+        );
+        assert_eq!(messages[2].content, r#"{"city":"Paris","temp_c":21}"#);
     }
 
     #[test]
@@ -711,5 +763,27 @@ mod tests {
             panic!("{outcome:?}")
         };
         assert_eq!(messages.last().unwrap().content, "I could not find that place.");
+    }
+
+    #[test]
+    fn a_stalled_model_stream_fails_the_step() {
+        let fake = Fake::default();
+        let first = format!("data: {}\n\n", json!({ "response": "Hi" }));
+        let stalled = futures_util::stream::iter(vec![Ok(first.into_bytes())])
+            .chain(futures_util::stream::pending());
+        let mut frames = Vec::new();
+        let mut sink = crate::sse::AgentSink(|frame: String| {
+            frames.push(frame);
+            true
+        });
+        let result = futures_executor::block_on(read_step(
+            &fake,
+            Box::pin(stalled),
+            Step::new(Vec::new()),
+            &mut sink,
+        ));
+        let err = result.expect_err("the stalled stream fails");
+        assert!(err.contains("stalled"), "{err}");
+        assert_eq!(frames.len(), 1, "the text before the stall was streamed");
     }
 }

@@ -46,7 +46,7 @@ pub fn chat_request(body: &[u8]) -> Result<(&'static str, api::ChatRequest), Api
     let chat = parse(body)?;
     let request = api::ChatRequest {
         message: chat.message,
-        session_id: chat.session_id,
+        session_id: Some(chat.session_id),
     };
     Ok(("ui", request))
 }
@@ -428,10 +428,10 @@ mod tests {
         let (operation, chat) = chat_request(&body(json!([user("hi")]))).unwrap();
         assert_eq!((operation, chat.message.as_str()), ("ui", "hi"));
         let (operation, chat) = chat_request(br#"{"message":"yo","session_id":"s"}"#).unwrap();
-        assert_eq!((operation, chat.session_id.as_str()), ("turn", "s"));
+        assert_eq!((operation, chat.session_id.as_deref()), ("turn", Some("s")));
         // This API's own errors are unchanged.
-        let err = chat_request(br#"{"message":"hi"}"#).unwrap_err();
-        assert!(err.message.contains("missing field `session_id`"));
+        let err = chat_request(br#"{"session_id":"s"}"#).unwrap_err();
+        assert!(err.message.contains("missing field `message`"));
     }
 
     #[test]

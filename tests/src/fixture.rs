@@ -16,6 +16,9 @@ pub struct Outbound {
     pub host: String,
     /// Path and query.
     pub target: String,
+    pub method: String,
+    pub content_type: Option<String>,
+    pub body: String,
 }
 
 /// The running fixture server.
@@ -61,9 +64,11 @@ impl Drop for Fixture {
 
 async fn answer(
     State(received): State<Arc<Mutex<Vec<Outbound>>>>,
+    method: axum::http::Method,
     headers: HeaderMap,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
+    body: String,
 ) -> Response {
     let host = headers
         .get("host")
@@ -74,9 +79,16 @@ async fn answer(
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
     received.lock().expect("lock").push(Outbound {
         host: host.clone(),
-        target,
+        target: target.clone(),
+        method: method.to_string(),
+        content_type,
+        body,
     });
     match (host.as_str(), uri.path()) {
         ("api.weather.test", "/v1/current") => {
@@ -90,6 +102,14 @@ async fn answer(
             Json(Value::Null).into_response()
         }
         ("status.weather.test", "/status") => "all systems go".into_response(),
+        // The security tests' shop: every path answers, saying which one it was.
+        ("api.shop.test", path) => Json(json!({ "path": path, "target": target })).into_response(),
+        // An API that echoes the caller's bad key in its error, as real ones do.
+        ("auth.shop.test", _) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "bad key sk-TEST-4f9a1c" })),
+        )
+            .into_response(),
         // The example agents' own fixtures, as `agentc dev` serves them.
         (host, _) => {
             let file = crate::repo_root()

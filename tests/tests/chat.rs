@@ -193,5 +193,12 @@ async fn forgetting_a_session_deletes_its_history() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(stack.history("weather", "gone").await, vec![]);
+    // A forgotten session no longer exists.
+    let gone = stack
+        .client
+        .get(format!("{}/agents/weather/sessions/gone", stack.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
 }

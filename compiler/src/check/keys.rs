@@ -39,6 +39,8 @@ pub static AGENT: Shape = Shape {
         "system",
         "history",
         "max_steps",
+        "max_tool_calls",
+        "stream_tool_results",
         "secrets",
         "tools",
         "routing",
@@ -48,6 +50,7 @@ pub static AGENT: Shape = Shape {
         "cors",
         "limits",
         "page",
+        "sessions",
     ],
     children: &[
         ("model", Nest::Value, &MODEL),
@@ -59,6 +62,7 @@ pub static AGENT: Shape = Shape {
         ("auth", Nest::Value, &AUTH),
         ("cors", Nest::Value, &CORS),
         ("limits", Nest::Value, &LIMITS),
+        ("sessions", Nest::Value, &SESSIONS),
     ],
 };
 
@@ -72,7 +76,7 @@ pub static MODEL: Shape = Shape {
 pub static HISTORY: Shape = Shape {
     what: "`history`",
     schema: "/properties/history",
-    keys: &["window"],
+    keys: &["window", "keep", "max_tokens"],
     children: &[],
 };
 
@@ -103,22 +107,8 @@ pub static PARAMETERS: Shape = Shape {
 pub static PARAMETER: Shape = Shape {
     what: "a tool parameter",
     schema: "/$defs/parameter",
-    keys: &[
-        "type",
-        "description",
-        "enum",
-        "default",
-        "minimum",
-        "maximum",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "items",
-        "minItems",
-        "maxItems",
-        "properties",
-        "required",
-    ],
+    // One list with the runtime, which enforces each of them (or treats it as an annotation).
+    keys: agentc_runtime::tools::args::PARAMETER_KEYWORDS,
     children: &[
         ("items", Nest::Value, &PARAMETER),
         ("properties", Nest::Values, &PARAMETER),
@@ -201,6 +191,13 @@ pub static LIMITS: Shape = Shape {
     children: &[],
 };
 
+pub static SESSIONS: Shape = Shape {
+    what: "`sessions`",
+    schema: "/properties/sessions",
+    keys: &["client_ids"],
+    children: &[],
+};
+
 /// Every shape, for tests and tools.
 pub static ALL: &[&Shape] = &[
     &AGENT,
@@ -218,6 +215,7 @@ pub static ALL: &[&Shape] = &[
     &AUTH,
     &CORS,
     &LIMITS,
+    &SESSIONS,
 ];
 
 /// Reports every key of `node` (and of the mappings nested in it) that its shape does not know.

@@ -31,6 +31,9 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
         system: str_of(root, "system")?,
         history: ir::History {
             window: u32_of(root.get("history"), "window").unwrap_or(DEFAULT_HISTORY_WINDOW),
+            keep: u32_of(root.get("history"), "keep").unwrap_or(super::DEFAULT_HISTORY_KEEP),
+            max_tokens: u32_of(root.get("history"), "max_tokens")
+                .unwrap_or(super::DEFAULT_HISTORY_MAX_TOKENS),
         },
         max_steps: u32_of(Some(root), "max_steps").unwrap_or(DEFAULT_MAX_STEPS),
         secrets: strings(root.get("secrets")),
@@ -58,6 +61,17 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
             max_body_bytes: u32_of(limits, "max_body_bytes").unwrap_or(defaults.max_body_bytes),
         },
         page: root.get("page").and_then(Node::as_bool).unwrap_or(false),
+        max_tool_calls: u32_of(Some(root), "max_tool_calls")
+            .unwrap_or(super::DEFAULT_MAX_TOOL_CALLS),
+        stream_tool_results: root
+            .get("stream_tool_results")
+            .and_then(Node::as_bool)
+            .unwrap_or(true),
+        client_session_ids: root
+            .get("sessions")
+            .and_then(|s| s.get("client_ids"))
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
     })
 }
 

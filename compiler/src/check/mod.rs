@@ -45,9 +45,13 @@
 //! | E0213 | required parameter that is not declared |
 //! | E0214, E0215 | HTTP tool host not allowed or templated; body with GET |
 //! | E0216, E0217, E0218 | header condition; `min_chars` over `max_chars`; builtin with parameters |
+//! | E0231 | the API keys' secret listed in `secrets` |
+//! | E0232 | an HTTP tool calling a cloud metadata service |
+//! | E0233 | `_` as a segment of a Rust tool's path |
 //! | W0201 | tools offered to a model without function calling |
 //! | W0202, W0203 | unreachable routing rule; unused secret |
 //! | W0204, W0205, W0206 | plain-HTTP tool; `needs_tools` without tools; body limit under input limit |
+//! | W0210 | an argument in a tool URL without the filter its place needs |
 //! | E0999 | internal error (exit 1) |
 
 mod catalogue;
@@ -56,6 +60,7 @@ mod lower;
 mod policy;
 mod rules;
 mod template;
+mod url_args;
 
 use crate::diagnostic::Diagnostic;
 use crate::ir;
@@ -68,6 +73,9 @@ use std::path::Path;
 /// Defaults applied where an agent file is silent (the schema documents the same values).
 pub const DEFAULT_MAX_TOKENS: u32 = 512;
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
+pub const DEFAULT_HISTORY_KEEP: u32 = 1000;
+pub const DEFAULT_HISTORY_MAX_TOKENS: u32 = 8192;
+pub const DEFAULT_MAX_TOOL_CALLS: u32 = 4;
 pub const DEFAULT_MAX_STEPS: u32 = 4;
 pub const DEFAULT_HTTP_TIMEOUT_MS: u32 = 5000;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 65536;

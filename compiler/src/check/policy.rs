@@ -1,5 +1,6 @@
 //! Request policy: durations of the cache, the rate limit and CORS, and the settings that depend
-//! on each other (a per-key rate limit needs auth, credentials need listed origins).
+//! on each other (a per-key rate limit needs auth, credentials need listed origins, the API
+//! keys' secret is not one tools may read).
 
 use super::{parse_duration, Checker};
 use crate::diagnostic::Diagnostic;
@@ -51,6 +52,29 @@ pub(crate) fn policy(cx: &mut Checker<'_>, root: &Node) {
                 .at(per.span)
                 .help("add `auth: { api_keys_secret: NAME }`, or count per `ip` or `session`");
             cx.report(None, diag);
+        }
+    }
+    // The digests of the API keys are not for tools: a template that could print them could
+    // send them to any host the tool reaches.
+    let keys_secret = root
+        .get("auth")
+        .and_then(|a| a.get("api_keys_secret"))
+        .and_then(Node::as_str);
+    if let (Some(keys_secret), Some(secrets)) = (keys_secret, root.get("secrets")) {
+        for item in secrets.items() {
+            if item.as_str() == Some(keys_secret) {
+                let diag = Diagnostic::error(
+                    "E0231",
+                    format!(
+                        "`{keys_secret}` holds the API keys of `auth`, so tools cannot read it"
+                    ),
+                )
+                .at(item.span)
+                .help(format!(
+                    "remove `{keys_secret}` from `secrets`; give tools a secret of their own"
+                ));
+                cx.report(None, diag);
+            }
         }
     }
     if let Some(cors) = root.get("cors") {

@@ -126,6 +126,15 @@ fn tools_(cx: &mut Checker<'_>, tools: &[Node]) -> Vec<String> {
                 .help("a tool is exactly one of: `http` (a declarative HTTP call), `rust` (a function of the project) or `builtin` (clock, calculator)");
             cx.report(format!("oneof:{ptr}"), diag);
         }
+        if let Some(path) = tool.get("rust").filter(|p| {
+            p.as_str()
+                .is_some_and(|p| p.split("::").any(|segment| segment == "_"))
+        }) {
+            let diag = Diagnostic::error("E0233", "`_` cannot be a segment of a Rust tool's path")
+                .at(path.span)
+                .help("name the module and the function, e.g. `tools::orders::lookup`");
+            cx.report(None, diag);
+        }
         if let (Some(_), Some((key, _))) = (tool.get("builtin"), tool.entry("parameters")) {
             let diag = Diagnostic::error("E0218", "builtin tools have fixed parameters")
                 .at(key.span)
@@ -177,6 +186,7 @@ fn tool_body(cx: &mut Checker<'_>, tool: &Node, i: usize, secrets: &[String]) ->
             &scope,
         ));
         hosts(cx, http, url, &name);
+        url_args(cx, url, &name);
     }
     for (key, value) in http.get("headers").map(Node::entries).unwrap_or_default() {
         let header = key.as_str().unwrap_or("?");
@@ -275,6 +285,39 @@ fn required_exist(cx: &mut Checker<'_>, schema: &Node, tool: &str) {
     }
 }
 
+/// An argument printed into the URL's host or path without `urlencode_segment` (or into its
+/// query without `urlencode`) can make the tool call another resource of the host.
+fn url_args(cx: &mut Checker<'_>, url: &Node, tool: &str) {
+    let Some(text) = url.as_str() else { return };
+    for found in super::url_args::unfiltered(text) {
+        let part = found.part.name();
+        let diag = Diagnostic::warning(
+            "W0210",
+            format!(
+                "`{{{{ {} }}}}` prints an argument into the {part} of the `url` of tool `{tool}` without `{}`",
+                found.expr,
+                found.part.filter()
+            ),
+        )
+        .at(url.span)
+        .help(format!(
+            "write `| {}`: otherwise the model can pass `../`, `/`, `?` or `&` and call another resource with this tool's headers",
+            found.part.filter()
+        ));
+        cx.report(None, diag);
+    }
+}
+
+/// Cloud metadata services, which no tool may call.
+const METADATA_HOSTS: &[&str] = &[
+    "169.254.169.254",
+    "169.254.170.2",
+    "metadata.google.internal",
+    "metadata",
+    "[fd00:ec2::254]",
+    "100.100.100.200",
+];
+
 /// The URL's host must be known: written in the URL or listed in `allow_hosts`.
 fn hosts(cx: &mut Checker<'_>, http: &Node, url: &Node, tool: &str) {
     let Some(text) = url.as_str() else { return };
@@ -302,6 +345,16 @@ fn hosts(cx: &mut Checker<'_>, http: &Node, url: &Node, tool: &str) {
         )
         .at(url.span)
         .help(format!("add `{host}` to `allow_hosts`"));
+        cx.report(None, diag);
+    }
+    let bare = host.split(':').next().unwrap_or(host).trim_end_matches('.');
+    if METADATA_HOSTS.contains(&bare.to_ascii_lowercase().as_str()) {
+        let diag = Diagnostic::error(
+            "E0232",
+            format!("tool `{tool}` calls `{host}`, a cloud metadata service"),
+        )
+        .at(url.span)
+        .help("metadata services hand out the machine's credentials; a tool must never reach them");
         cx.report(None, diag);
     }
     let local = host.starts_with("localhost") || host.starts_with("127.0.0.1");

@@ -64,6 +64,7 @@ pub const FILTERS: &[&str] = &[
     "unique",
     "upper",
     "urlencode",
+    "urlencode_segment",
     "zip",
 ];
 

@@ -191,6 +191,10 @@ pub fn lib_rs(project: &Project, layout: &Layout) -> String {
             async fn fetch(&self, req: ::worker::Request) -> ::worker::Result<::worker::Response> {
                 self.inner.fetch(req).await
             }
+
+            async fn alarm(&self) -> ::worker::Result<::worker::Response> {
+                self.inner.alarm().await
+            }
         }
     };
     let file: syn::File = syn::parse2(tokens).expect("generated code is valid Rust");

@@ -87,6 +87,9 @@ fn policy(agent: &Agent) -> TokenStream {
     }));
     let max_input = agent.limits.max_input_chars;
     let max_body = agent.limits.max_body_bytes;
+    let client_ids = agent.client_session_ids;
+    let (keep, history_tokens) = (agent.history.keep, agent.history.max_tokens);
+    let (max_calls, stream_results) = (agent.max_tool_calls, agent.stream_tool_results);
     quote! {
         ::agentc_runtime::policy::Policy {
             fallbacks: &[#(#fallbacks),*],
@@ -98,6 +101,15 @@ fn policy(agent: &Agent) -> TokenStream {
             limits: ::agentc_runtime::policy::Limits {
                 max_input_chars: #max_input,
                 max_body_bytes: #max_body,
+            },
+            sessions: ::agentc_runtime::policy::SessionPolicy { client_ids: #client_ids },
+            history: ::agentc_runtime::policy::HistoryPolicy {
+                keep: #keep,
+                max_tokens: #history_tokens,
+            },
+            tools: ::agentc_runtime::policy::ToolPolicy {
+                max_calls_per_step: #max_calls,
+                stream_results: #stream_results,
             },
         }
     }

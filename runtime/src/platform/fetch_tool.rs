@@ -5,7 +5,7 @@ use crate::agent::HttpToolSpec;
 use crate::tools::{ssrf, template};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// Runs one HTTP tool call with checked arguments.
 pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Value, String> {
@@ -29,18 +29,34 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
         let value = render(&format!("header {name}"), value)?;
         headers
             .set(name, &value)
-            .map_err(|err| format!("invalid header {name}: {err}"))?;
+            // Not the platform's error text: it could quote the value, which may hold a secret.
+            .map_err(|_| {
+                format!("invalid header {name}: the rendered value is not a valid header value")
+            })?;
+    }
+    let body = spec.body.map(|body| render("body", body)).transpose()?;
+    // As documented: a body is JSON unless the tool's headers say otherwise.
+    let typed = spec
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if body.is_some() && !typed {
+        headers
+            .set("content-type", "application/json")
+            .map_err(|err| err.to_string())?;
     }
     let mut init = RequestInit::new();
     init.with_method(method(spec.method)?)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if let Some(body) = spec.body {
-        init.with_body(Some(render("body", body)?.into()));
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
     }
     let request = Request::new_with_init(url.as_str(), &init).map_err(|err| err.to_string())?;
+    // Dropping the call (its timeout, or the client leaving) aborts the request.
+    let abort = AbortOnDrop(Some(AbortController::default()));
     let mut response = Fetch::Request(request)
-        .send()
+        .send_with_signal(&abort.signal())
         .await
         .map_err(|err| format!("the request to {} failed: {err}", host(&url)))?;
     let status = response.status_code();
@@ -74,6 +90,24 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
         result["truncated"] = json!(true);
     }
     Ok(result)
+}
+
+/// Aborts a fetch when its call is dropped unfinished, so a timed-out request does not go on in
+/// the background (aborting a finished one does nothing).
+struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    fn signal(&self) -> worker::AbortSignal {
+        self.0.as_ref().expect("aborted only on drop").signal()
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
+    }
 }
 
 fn method(name: &str) -> Result<Method, String> {

@@ -2,10 +2,12 @@
 //! limits), routes each message to a model, and hands each session's work to its Durable Object.
 //!
 //! The order of checks for a message: the agent (404), its API key (401), the body's size
-//! (413), the body itself (400), the message's length (413), then the caller's rate limit
-//! (429). A request refused at any step is not counted by the rate limit of a later one, and no
-//! model is called for it. Every response of an agent with a CORS policy carries its CORS
-//! headers, errors included.
+//! (413, counted while it is read), the body itself (400), the message's length (413), then the
+//! caller's rate limit (429). A request refused at any step is not counted by the rate limit of
+//! a later one, and no model is called for it. Reading or deleting a session is authenticated
+//! and rate-limited the same way. Every session is addressed through its owner (see
+//! [`crate::ownership`]): another caller's session answers 404. Every response of an agent with
+//! a CORS policy carries its CORS headers, errors included.
 
 use super::limiter;
 use super::respond::{self, Format};
@@ -16,6 +18,7 @@ use crate::cors;
 use crate::history;
 use crate::limits;
 use crate::openai;
+use crate::ownership::{self, Owner, Resolved};
 use crate::policy::RateKey;
 use crate::ratelimit;
 use crate::routing;
@@ -34,6 +37,7 @@ pub async fn handle(
     env: Env,
     agents: &'static [AgentSpec],
 ) -> worker::Result<Response> {
+    ensure_log_key(&env);
     let origin = header(req.headers(), "origin");
     if req.method() == Method::Options {
         if let Some(response) = preflight(agents, &req.path(), origin.as_deref())? {
@@ -120,19 +124,43 @@ async fn route(
             let (operation, chat) = ui_stream::chat_request(&body)?;
             limits::check_message(&chat.message, &agent.policy.limits)?;
             let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
+            let (owner, session) = session_of(agent, key.as_ref(), chat.session_id)?;
+            let session_id = &session.session_id;
+            let reserve = estimate(agent, &chat.message);
+            let counted = ownership::scoped_id(&owner, session_id);
             let limiter = rate_limit(
                 env,
                 agent,
                 key,
                 req.headers(),
-                Some(&chat.session_id),
+                Some(&counted),
+                reserve,
                 extra,
             )
             .await?;
-            let url = session_url(operation, agent, &chat.session_id, rule, limiter.as_deref());
-            forward(env, agent, &chat.session_id, Method::Post, &url, Some(body)).await
+            extra.push((ownership::SESSION_HEADER, session_id.clone()));
+            let url = session_url(operation, agent, &session, &owner, rule, limiter.as_deref());
+            forward(
+                env,
+                agent,
+                &owner,
+                session_id,
+                Method::Post,
+                &url,
+                Some(body),
+            )
+            .await
         }
         Route::ChatCompletions => {
+            // The agent is named in the body; when every agent needs a key, a request without
+            // a valid one is refused before its body is read.
+            if agents.iter().all(|a| a.policy.auth.is_some())
+                && !agents
+                    .iter()
+                    .any(|a| authenticate(env, a, req.headers()).is_ok())
+            {
+                return Err(auth::unauthorized());
+            }
             let cap = agents
                 .iter()
                 .map(|a| a.policy.limits.max_body_bytes)
@@ -156,19 +184,45 @@ async fn route(
             if let Some(session_id) = &session {
                 api::validate_session_id(session_id)?;
             }
+            let reserve = estimate(agent, &ask.message);
+            let owner = Owner::of(&agent.policy, key.as_ref());
+            let counted = session
+                .as_deref()
+                .map(|id| ownership::scoped_id(&owner, id));
+            let headers = req.headers();
             let limiter =
-                rate_limit(env, agent, key, req.headers(), session.as_deref(), extra).await?;
+                rate_limit(env, agent, key, headers, counted.as_deref(), reserve, extra).await?;
             match session {
                 // A named session keeps its history in its Durable Object.
                 Some(session_id) => {
-                    let url =
-                        session_url("completions", agent, &session_id, rule, limiter.as_deref());
-                    forward(env, agent, &session_id, Method::Post, &url, Some(body)).await
+                    let (owner, session) = session_of(agent, key.as_ref(), Some(session_id))?;
+                    let session_id = &session.session_id;
+                    extra.push((ownership::SESSION_HEADER, session_id.clone()));
+                    let url = session_url(
+                        "completions",
+                        agent,
+                        &session,
+                        &owner,
+                        rule,
+                        limiter.as_deref(),
+                    );
+                    forward(
+                        env,
+                        agent,
+                        &owner,
+                        session_id,
+                        Method::Post,
+                        &url,
+                        Some(body),
+                    )
+                    .await
                 }
                 // Without one, the request carries its history and nothing is stored.
                 None => {
-                    let window = agent.history_window as usize;
-                    let history = history::window(&ask.history, window).to_vec();
+                    limits::check_history(&ask.history, &agent.policy.limits)?;
+                    let window = history::window(&ask.history, agent.history_window as usize);
+                    let budget = agent.policy.history.max_tokens;
+                    let history = history::fit_tokens(window, budget).to_vec();
                     let completion = respond::new_completion(agent.name);
                     let format = if ask.stream {
                         Format::CompletionChunks(completion)
@@ -190,38 +244,99 @@ async fn route(
         Route::GetSession { agent, session_id } => {
             let agent = find(agents, agent)?;
             *known = Some(agent);
-            authenticate(env, agent, req.headers())?;
             // `?format=ui`: the messages as the AI SDK's `UIMessage`s (see `crate::ui_stream`).
             let ui = req.url().is_ok_and(|url| {
                 url.query_pairs()
                     .any(|(key, value)| key == "format" && value == "ui")
             });
-            let format = if ui { "&format=ui" } else { "" };
-            let url = format!("https://session/history?session_id={session_id}{format}");
-            forward(env, agent, session_id, Method::Get, &url, None).await
+            session_request(env, agent, req.headers(), session_id, Method::Get, ui, extra).await
         }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
             *known = Some(agent);
-            authenticate(env, agent, req.headers())?;
-            forward(
-                env,
-                agent,
-                session_id,
-                Method::Delete,
-                "https://session/history",
-                None,
-            )
-            .await
+            session_request(env, agent, req.headers(), session_id, Method::Delete, false, extra).await
         }
     }
 }
 
-/// The URL of a turn in a session object, with what the Worker decided for it.
+/// Reads (`GET`) or deletes (`DELETE`) a stored session: authenticated and rate-limited like a
+/// message, and answered 404 unless the session exists and belongs to the caller.
+async fn session_request(
+    env: &Env,
+    agent: &'static AgentSpec,
+    headers: &Headers,
+    session_id: &str,
+    method: Method,
+    ui: bool,
+    extra: &mut Extra,
+) -> Result<Response, ApiError> {
+    let key = authenticate(env, agent, headers)?;
+    let owner = Owner::of(&agent.policy, key.as_ref());
+    let counted = ownership::scoped_id(&owner, session_id);
+    rate_limit(env, agent, key, headers, Some(&counted), 0, extra).await?;
+    let mut url = url::Url::parse("https://session/history").expect("a valid URL");
+    url.query_pairs_mut()
+        .append_pair("agent", agent.name)
+        .append_pair("session_id", session_id)
+        .append_pair("owner", &owner.label());
+    if ui {
+        url.query_pairs_mut().append_pair("format", "ui");
+    }
+    forward(env, agent, &owner, session_id, method, url.as_str(), None).await
+}
+
+/// The tokens a turn of `message` reserves of a token budget (see
+/// [`ratelimit::reservation`]).
+fn estimate(agent: &AgentSpec, message: &str) -> u64 {
+    let history = agent.policy.history.max_tokens;
+    ratelimit::reservation(
+        agent.max_steps,
+        history,
+        message.len(),
+        agent.max_tokens,
+        u64::MAX,
+    )
+}
+
+/// The owner a message acts for and the session it goes to: the one it names, or a new one
+/// with a Worker-issued id.
+fn session_of(
+    agent: &AgentSpec,
+    key: Option<&Digest32>,
+    given: Option<String>,
+) -> Result<(Owner, Resolved), ApiError> {
+    let owner = Owner::of(&agent.policy, key);
+    let random = match given {
+        Some(_) => [0; 16],
+        None => random_bytes()?,
+    };
+    let session = ownership::resolve(&owner, given, || random);
+    Ok((owner, session))
+}
+
+/// 16 bytes from the platform's cryptographic random source (`crypto.getRandomValues`).
+fn random_bytes() -> Result<[u8; 16], ApiError> {
+    use wasm_bindgen::JsCast;
+    let unavailable = |_| ApiError::internal("no cryptographic random source");
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
+    let fill: js_sys::Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
+        .map_err(unavailable)?
+        .dyn_into()
+        .map_err(unavailable)?;
+    let array = js_sys::Uint8Array::new_with_length(16);
+    fill.call1(&crypto, &array).map_err(unavailable)?;
+    let mut bytes = [0; 16];
+    array.copy_to(&mut bytes);
+    Ok(bytes)
+}
+
+/// The URL of a turn in a session object, with what the Worker decided for it: the session and
+/// its owner (and whether the turn may create it), the routing rule and the rate limiter.
 fn session_url(
     operation: &str,
     agent: &AgentSpec,
-    session_id: &str,
+    session: &Resolved,
+    owner: &Owner,
     rule: Option<usize>,
     limiter: Option<&str>,
 ) -> String {
@@ -230,7 +345,9 @@ fn session_url(
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("agent", agent.name);
-        query.append_pair("session_id", session_id);
+        query.append_pair("session_id", &session.session_id);
+        query.append_pair("owner", &owner.label());
+        query.append_pair("create", if session.create { "1" } else { "0" });
         query.append_pair("route", &routing::label(rule));
         if let Some(limiter) = limiter {
             query.append_pair("limiter", limiter);
@@ -269,23 +386,28 @@ fn authenticate(
     auth::check(presented, &accepted).map(Some)
 }
 
-/// Counts the request against the caller's rate limit; returns the limiter object's name (it
-/// hears the turn's token usage) and adds the `x-ratelimit-*` headers. Over the limit: 429 with
-/// `Retry-After`.
+/// Counts the request against the caller's rate limit, reserving `reserve` tokens of a token
+/// budget; returns the limiter object's name with the reservation (it hears the turn's token
+/// usage) and adds the `x-ratelimit-*` headers. Over the limit: 429 with `Retry-After`.
 async fn rate_limit(
     env: &Env,
     agent: &AgentSpec,
     key: Option<Digest32>,
     headers: &Headers,
     session: Option<&str>,
+    reserve: u64,
     extra: &mut Extra,
 ) -> Result<Option<String>, ApiError> {
     let Some(policy) = agent.policy.rate_limit else {
         return Ok(None);
     };
     let ip = || {
-        let ip = header(headers, CLIENT_IP_HEADER).unwrap_or_else(|| "unknown".to_owned());
-        (RateKey::Ip, ip)
+        let bucket = ratelimit::client_bucket(header(headers, CLIENT_IP_HEADER).as_deref());
+        let bucket = bucket.unwrap_or_else(|| {
+            warn_no_address();
+            ratelimit::NO_ADDRESS.to_owned()
+        });
+        (RateKey::Ip, bucket)
     };
     // A per-key limit without a key (no auth) and a per-session limit of a stateless request
     // count the client's address instead.
@@ -295,11 +417,11 @@ async fn rate_limit(
         _ => ip(),
     };
     let name = ratelimit::object_name(agent.name, per.as_str(), &caller);
-    let verdict = limiter::hit(env, &name, &policy).await?;
+    let verdict = limiter::hit(env, &name, &policy, reserve).await?;
     extra.push(("x-ratelimit-limit", verdict.limit.to_string()));
     extra.push(("x-ratelimit-remaining", verdict.remaining.to_string()));
     if verdict.allowed {
-        return Ok(Some(name));
+        return Ok(Some(limiter::with_reservation(&name, verdict.reservation)));
     }
     extra.push(("retry-after", verdict.retry_after.to_string()));
     Err(if verdict.budget_exhausted {
@@ -325,6 +447,45 @@ async fn rate_limit(
     })
 }
 
+/// Says once per isolate that a per-address limit met a request without `CF-Connecting-IP`:
+/// the Worker is not behind Cloudflare, where clients can set that header themselves.
+fn warn_no_address() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        worker::console_warn!(
+            "agentc: a request without a valid {CLIENT_IP_HEADER} header; per-ip rate limits count \
+             all such requests together. Off Cloudflare (wrangler dev, self-hosted workerd) \
+             clients can set this header themselves, so per-ip limits there are advisory."
+        );
+    }
+}
+
+/// The secret whose value keys the session hashes of log lines (stable across isolates).
+pub const LOG_KEY_SECRET: &str = "AGENTC_LOG_KEY";
+
+/// Gives this isolate its key for session hashes in logs, once: from [`LOG_KEY_SECRET`] when set,
+/// else random (hashes then correlate turns within one isolate only).
+pub(crate) fn ensure_log_key(env: &Env) {
+    use crate::observe;
+    if observe::hash_key_is_set() {
+        return;
+    }
+    let key = match env.secret(LOG_KEY_SECRET) {
+        Ok(secret) => crate::auth::digest(&secret.to_string()),
+        Err(_) => match (random_bytes(), random_bytes()) {
+            (Ok(a), Ok(b)) => {
+                let mut key = [0; 32];
+                key[..16].copy_from_slice(&a);
+                key[16..].copy_from_slice(&b);
+                key
+            }
+            _ => return,
+        },
+    };
+    observe::set_hash_key(key);
+}
+
 /// A request header's value.
 fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
@@ -336,17 +497,23 @@ fn lookup(headers: &Headers) -> impl Fn(&str) -> Option<String> + '_ {
 }
 
 /// Reads the body, refusing one larger than `cap` bytes (413): first by its declared length,
-/// before reading it, then by its real length.
+/// before reading it, then while reading it, so a chunked body is never read past the cap.
 async fn read_body(req: &mut Request, cap: u32) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
     limits::check_content_length(header(req.headers(), "content-length").as_deref(), cap)?;
-    let body = req.bytes().await.map_err(|err| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("could not read the request body: {err}"),
-        )
-    })?;
-    if body.len() as u64 > u64::from(cap) {
-        return Err(limits::body_too_large(cap));
+    // A request without a body has no stream.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("could not read the request body: {err}"),
+            )
+        })?;
+        limits::append_chunk(&mut body, &chunk, cap)?;
     }
     Ok(body)
 }
@@ -355,10 +522,12 @@ fn find(agents: &'static [AgentSpec], name: &str) -> Result<&'static AgentSpec, 
     agent::find(agents, name).ok_or_else(|| ApiError::unknown_agent(name))
 }
 
-/// Sends a request to the Durable Object of one session of one agent.
+/// Sends a request to the Durable Object of one session of one agent, named by its owner (see
+/// [`ownership::object_name`]).
 async fn forward(
     env: &Env,
     agent: &AgentSpec,
+    owner: &Owner,
     session_id: &str,
     method: Method,
     url: &str,
@@ -369,9 +538,8 @@ async fn forward(
     let namespace = env
         .durable_object(super::SESSIONS_BINDING)
         .map_err(platform)?;
-    // Agent names never contain '/', so "agent/session" names one conversation unambiguously.
     let stub = namespace
-        .get_by_name(&format!("{}/{}", agent.name, session_id))
+        .get_by_name(&ownership::object_name(agent.name, owner, session_id))
         .map_err(platform)?;
     let mut init = RequestInit::new();
     init.with_method(method);

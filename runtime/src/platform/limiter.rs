@@ -17,7 +17,8 @@ use std::cell::RefCell;
 use worker::{Date, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hits (t INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL)";
+CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS expiry (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)";
 
 /// The path prefix of limiter operations in a Durable Object.
 pub const PATH_PREFIX: &str = "/ratelimit/";
@@ -36,6 +37,7 @@ struct Hit {
 
 #[derive(Deserialize)]
 struct Used {
+    id: i64,
     t: i64,
     n: i64,
 }
@@ -51,7 +53,7 @@ impl Limiter {
             .and_then(|c| c.to_array())
             .unwrap_or_default();
         let used: Vec<Used> = sql
-            .exec("SELECT t, n FROM tokens ORDER BY t", None)
+            .exec("SELECT rowid AS id, t, n FROM tokens ORDER BY t", None)
             .and_then(|c| c.to_array())
             .unwrap_or_default();
         Limiter {
@@ -61,7 +63,7 @@ impl Limiter {
             )),
             tokens: RefCell::new(TokenLog::from_entries(
                 used.into_iter()
-                    .map(|u| (u.t as f64, u.n.max(0) as u64))
+                    .map(|u| (u.t as f64, u.n.max(0) as u64, u.id.max(0) as u64))
                     .collect(),
             )),
         }
@@ -79,21 +81,24 @@ impl Limiter {
         match url.path().strip_prefix(PATH_PREFIX) {
             Some("hit") => {
                 let limit = param("limit").unwrap_or(1) as u32;
-                let verdict = self.hit(now, limit, window_ms, param("budget"));
+                let budget = param("budget").map(|b| (b, param("reserve").unwrap_or(0)));
+                let verdict = self.hit(now, limit, window_ms, budget);
                 Response::from_json(&verdict)
             }
             Some("usage") => {
-                self.record_usage(now, param("tokens").unwrap_or(0), window_ms);
+                let tokens = param("tokens").unwrap_or(0);
+                self.record_usage(now, tokens, window_ms, param("reservation"));
                 Ok(Response::empty()?.with_status(204))
             }
             _ => Response::error("no such rate-limit operation", 404),
         }
     }
 
-    /// Counts one request. Synchronous from reading the logs to writing them.
-    fn hit(&self, now: f64, limit: u32, window_ms: f64, budget: Option<u64>) -> Verdict {
+    /// Counts one request and, with a budget, reserves its estimated tokens (`(budget,
+    /// estimate)`). Synchronous from reading the logs to writing them.
+    fn hit(&self, now: f64, limit: u32, window_ms: f64, budget: Option<(u64, u64)>) -> Verdict {
         let cutoff = (now - window_ms) as i64;
-        if let Some(budget) = budget {
+        if let Some((budget, _)) = budget {
             let mut tokens = self.tokens.borrow_mut();
             if tokens.prune(now, window_ms) > 0 {
                 self.write("DELETE FROM tokens WHERE t <= ?", vec![cutoff.into()]);
@@ -110,6 +115,7 @@ impl Limiter {
                     remaining,
                     retry_after,
                     budget_exhausted: true,
+                    reservation: None,
                 };
             }
         }
@@ -117,31 +123,64 @@ impl Limiter {
         if hits.prune(now, window_ms) > 0 {
             self.write("DELETE FROM hits WHERE t <= ?", vec![cutoff.into()]);
         }
-        let verdict = hits.hit(now, limit, window_ms);
+        let mut verdict = hits.hit(now, limit, window_ms);
+        self.extend_expiry(now, window_ms);
         if verdict.allowed {
             self.write(
                 "INSERT INTO hits (t) VALUES (?)",
                 vec![SqlStorageValue::from(now as i64)],
             );
+            if let Some((budget, estimate)) = budget {
+                let mut tokens = self.tokens.borrow_mut();
+                let reserved = estimate.min(tokens.room(budget));
+                let id = tokens.add(now, reserved);
+                self.insert_tokens(id, now, reserved);
+                verdict.reservation = Some(id);
+            }
         }
         verdict
     }
 
-    fn record_usage(&self, now: f64, tokens: u64, window_ms: f64) {
+    /// Records a turn's usage: settles its reservation, or adds it when it has none (or the
+    /// reservation aged out).
+    fn record_usage(&self, now: f64, tokens: u64, window_ms: f64, reservation: Option<u64>) {
+        self.extend_expiry(now, window_ms);
+        let mut log = self.tokens.borrow_mut();
+        if let Some(id) = reservation {
+            if log.settle(id, tokens) {
+                self.write(
+                    "UPDATE tokens SET n = ? WHERE rowid = ?",
+                    vec![to_sql(tokens).into(), to_sql(id).into()],
+                );
+                return;
+            }
+        }
         if tokens == 0 {
             return;
         }
-        let mut log = self.tokens.borrow_mut();
         if log.prune(now, window_ms) > 0 {
             let cutoff = (now - window_ms) as i64;
             self.write("DELETE FROM tokens WHERE t <= ?", vec![cutoff.into()]);
         }
-        log.add(now, tokens);
+        let id = log.add(now, tokens);
+        self.insert_tokens(id, now, tokens);
+    }
+
+    /// Records when every count of this caller will have aged out (see `SessionObject::alarm`).
+    fn extend_expiry(&self, now: f64, window_ms: f64) {
         self.write(
-            "INSERT INTO tokens (t, n) VALUES (?, ?)",
+            "INSERT OR REPLACE INTO expiry (id, at) VALUES (1, ?)",
+            vec![((now + window_ms) as i64).into()],
+        );
+    }
+
+    fn insert_tokens(&self, id: u64, now: f64, tokens: u64) {
+        self.write(
+            "INSERT INTO tokens (rowid, t, n) VALUES (?, ?, ?)",
             vec![
+                to_sql(id).into(),
                 (now as i64).into(),
-                (tokens.min(i64::MAX as u64) as i64).into(),
+                to_sql(tokens).into(),
             ],
         );
     }
@@ -153,8 +192,54 @@ impl Limiter {
     }
 }
 
+fn to_sql(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
+/// When the counts in a limiter's storage will all have aged out (ms since the epoch); `None`
+/// for an object that never counted anything.
+pub fn expiry(sql: &SqlStorage) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct At {
+        at: i64,
+    }
+    let rows: Vec<At> = sql
+        .exec("SELECT at FROM expiry", None)
+        .and_then(|c| c.to_array())
+        .ok()?;
+    rows.first().map(|r| r.at)
+}
+
+/// The window of a limiter request (`window_ms`), when it is one that counts.
+pub fn window_ms(url: &url::Url) -> Option<u64> {
+    if url.path() != format!("{PATH_PREFIX}hit") {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "window_ms")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// The limiter a turn reports its usage to: the object's name and the reservation to settle,
+/// carried from the Worker to the session object as one string (`name#r=ID`).
+pub fn with_reservation(name: &str, reservation: Option<u64>) -> String {
+    match reservation {
+        Some(id) => format!("{name}#r={id}"),
+        None => name.to_owned(),
+    }
+}
+
+fn split_reservation(limiter: &str) -> (&str, Option<u64>) {
+    match limiter.split_once("#r=") {
+        Some((name, id)) => (name, id.parse().ok()),
+        None => (limiter, None),
+    }
+}
+
+/// The platform's error goes to the log; the client hears only what failed.
 fn limiter_error(err: worker::Error) -> ApiError {
-    ApiError::internal(format!("the rate limiter is unavailable: {err}"))
+    worker::console_error!("agentc: the rate limiter is unavailable: {err}");
+    ApiError::internal("the rate limiter is unavailable")
 }
 
 async fn call(env: &Env, name: &str, url: &str) -> Result<Response, ApiError> {
@@ -170,15 +255,21 @@ async fn call(env: &Env, name: &str, url: &str) -> Result<Response, ApiError> {
         .map_err(limiter_error)
 }
 
-/// Counts one request of the caller whose limiter object is `name`.
-pub async fn hit(env: &Env, name: &str, policy: &RateLimitPolicy) -> Result<Verdict, ApiError> {
+/// Counts one request of the caller whose limiter object is `name`, reserving `reserve` tokens
+/// of its budget (at most the room left).
+pub async fn hit(
+    env: &Env,
+    name: &str,
+    policy: &RateLimitPolicy,
+    reserve: u64,
+) -> Result<Verdict, ApiError> {
     let mut url = format!(
         "https://limiter/ratelimit/hit?limit={}&window_ms={}",
         policy.limit,
         policy.window_secs.saturating_mul(1000)
     );
     if let Some(budget) = policy.token_budget {
-        url.push_str(&format!("&budget={budget}"));
+        url.push_str(&format!("&budget={budget}&reserve={reserve}"));
     }
     let mut response = call(env, name, &url).await?;
     if response.status_code() != 200 {
@@ -190,15 +281,20 @@ pub async fn hit(env: &Env, name: &str, policy: &RateLimitPolicy) -> Result<Verd
     response.json().await.map_err(limiter_error)
 }
 
-/// Tells the caller's limiter object how many tokens a turn used (for the token budget).
-pub async fn report_usage(env: &Env, name: &str, policy: &RateLimitPolicy, tokens: u64) {
-    if policy.token_budget.is_none() || tokens == 0 {
+/// Tells the caller's limiter (`name`, with the turn's reservation: [`with_reservation`]) how
+/// many tokens a turn used, completed or failed (for the token budget).
+pub async fn report_usage(env: &Env, limiter: &str, policy: &RateLimitPolicy, tokens: u64) {
+    let (name, reservation) = split_reservation(limiter);
+    if policy.token_budget.is_none() || (tokens == 0 && reservation.is_none()) {
         return;
     }
-    let url = format!(
+    let mut url = format!(
         "https://limiter/ratelimit/usage?tokens={tokens}&window_ms={}",
         policy.window_secs.saturating_mul(1000)
     );
+    if let Some(id) = reservation {
+        url.push_str(&format!("&reservation={id}"));
+    }
     if let Err(err) = call(env, name, &url).await {
         worker::console_error!("agentc: could not record token usage: {}", err.message);
     }

@@ -142,6 +142,11 @@ pub async fn respond(
                     log.error = Some(err.code);
                     log.total_ms = (backend.now_ms() - started).max(0.0) as u64;
                     emit(&env, &log);
+                    // No model answered: the turn's token reservation is released.
+                    if let (Some(name), Some(policy)) = (&request.limiter, agent.policy.rate_limit)
+                    {
+                        limiter::report_usage(&env, name, &policy, 0).await;
+                    }
                     return Err(err);
                 }
             }
@@ -195,7 +200,7 @@ pub async fn respond(
                 let (code, message) = collected
                     .error
                     .unwrap_or(("model_error", "the turn failed".into()));
-                after.fail(&outcome, &trace);
+                after.fail(&outcome, &trace).await;
                 Err(ApiError::new(502, code, message))
             }
         };
@@ -203,6 +208,7 @@ pub async fn respond(
 
     let ui = matches!(format, Format::UiStream(_));
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
+    let session_id = request.session_id;
     worker::wasm_bindgen_futures::spawn_local(async move {
         let after = after;
         let send = {
@@ -240,7 +246,7 @@ pub async fn respond(
         .await;
         let deltas = recorder.deltas.take();
         let Outcome::Completed { messages, summary } = outcome else {
-            after.fail(&outcome, &trace);
+            after.fail(&outcome, &trace).await;
             return;
         };
         if let Err(err) = after.complete(&messages, &summary, deltas, &trace).await {
@@ -250,7 +256,7 @@ pub async fn respond(
             });
             return;
         }
-        let _ = frames.unbounded_send(sink.done(&summary));
+        let _ = frames.unbounded_send(sink.done(&summary, session_id.as_deref()));
     });
     let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
     set("content-type", sse::CONTENT_TYPE)?;
@@ -265,23 +271,24 @@ pub async fn respond(
 
 /// A client's framing of a turn: its events, and the last frames of a completed one.
 trait Framing: Sink {
-    fn done(&mut self, summary: &Summary) -> String;
+    /// The frame that ends a completed turn; `session_id` is the session it was stored in.
+    fn done(&mut self, summary: &Summary, session_id: Option<&str>) -> String;
 }
 
 impl<F: FnMut(String) -> bool> Framing for AgentSink<F> {
-    fn done(&mut self, summary: &Summary) -> String {
-        sse::done(summary)
+    fn done(&mut self, summary: &Summary, session_id: Option<&str>) -> String {
+        sse::done(summary, session_id)
     }
 }
 
 impl<F: FnMut(String) -> bool> Framing for StreamSink<'_, F> {
-    fn done(&mut self, summary: &Summary) -> String {
+    fn done(&mut self, summary: &Summary, _session_id: Option<&str>) -> String {
         self.completion.finish(summary)
     }
 }
 
 impl<F: FnMut(String) -> bool> Framing for UiSink<F> {
-    fn done(&mut self, summary: &Summary) -> String {
+    fn done(&mut self, summary: &Summary, _session_id: Option<&str>) -> String {
         self.finish(summary)
     }
 }
@@ -396,12 +403,18 @@ impl After {
         Ok(())
     }
 
-    fn fail(mut self, outcome: &Outcome, trace: &Trace) {
+    /// Logs a turn that stored nothing; the tokens it used still count against the caller's
+    /// token budget.
+    async fn fail(mut self, outcome: &Outcome, trace: &Trace) {
         self.log.error = Some(match outcome {
             Outcome::Failed { code } => *code,
             Outcome::Disconnected => "disconnected",
             Outcome::Completed { .. } => "none",
         });
+        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
+            let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
+            limiter::report_usage(&self.env, name, &policy, tokens).await;
+        }
         self.finish(trace);
     }
 

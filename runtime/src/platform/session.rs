@@ -2,7 +2,12 @@
 //!
 //! Messages live one per row in the object's SQLite storage. Turns on one session run one at a
 //! time: a Durable Object interleaves requests while one awaits the model, so the object holds
-//! an async lock from the moment a turn reads history until it has stored its messages.
+//! an async lock from the moment a turn reads history until it has stored its messages. At most
+//! [`MAX_WAITING_TURNS`] turns wait for the lock; more are refused with 429 `session_busy`.
+//!
+//! The object stores its owner (see [`crate::ownership`]) when the session is created, and
+//! answers 404 to every request of another owner and to reads of a session never created.
+//! Deleting a session takes the turn lock, so it never lands in the middle of a turn.
 
 use super::http::error_response;
 use super::limiter::{self, Limiter};
@@ -11,6 +16,7 @@ use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
+use crate::ownership::{self, Admission};
 use crate::routing;
 use crate::ui_stream::{self, UiChat};
 use futures_util::lock::Mutex;
@@ -29,18 +35,44 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
     created_at INTEGER NOT NULL
 )";
 
+/// The session's owner: one row, written when the session is created. `keep` is the agent's
+/// `history.keep`, read by [`store`] to prune old messages in the turn's own transaction.
+const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    keep INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+)";
+
+/// The most turns that may wait for a session's lock behind the running one.
+pub const MAX_WAITING_TURNS: u32 = 8;
+
+/// The largest message stored, in bytes of content: a row of Durable Object SQLite holds at most
+/// 2 MB, and a turn whose insert failed halfway would have to be undone. Longer contents (a huge
+/// tool result) are cut, and say so.
+const MAX_STORED_CONTENT: usize = 1 << 20;
+
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
     sql: SqlStorage,
+    storage: worker::Storage,
     /// When this object is a caller's rate limiter: its counters, loaded on first use.
     limiter: RefCell<Option<Limiter>>,
     env: Env,
     agents: &'static [AgentSpec],
     turn_lock: Arc<Mutex<()>>,
+    /// Turns waiting for the lock.
+    waiting: std::cell::Cell<u32>,
+    /// Whether this instance has scheduled its limiter's cleanup alarm.
+    alarm_set: std::cell::Cell<bool>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
 struct Admitted {
+    /// Who the turn acts for ([`crate::ownership::Owner::label`]).
+    owner: String,
+    /// Whether the turn may create the session.
+    create: bool,
     route: Option<usize>,
     limiter: Option<String>,
 }
@@ -56,27 +88,50 @@ struct StoredMessage {
 
 impl SessionObject {
     pub fn new(state: State, env: Env, agents: &'static [AgentSpec]) -> Self {
-        let sql = state.storage().sql();
-        if let Err(err) = sql.exec(SCHEMA, None) {
-            worker::console_error!("agentc: could not create the messages table: {err}");
+        let storage = state.storage();
+        let sql = storage.sql();
+        for schema in [SCHEMA, OWNER_SCHEMA] {
+            if let Err(err) = sql.exec(schema, None) {
+                worker::console_error!("agentc: could not create the session's tables: {err}");
+            }
         }
         SessionObject {
             sql,
+            storage,
             limiter: RefCell::new(None),
             env,
             agents,
             turn_lock: Arc::new(Mutex::new(())),
+            waiting: std::cell::Cell::new(0),
+            alarm_set: std::cell::Cell::new(false),
         }
     }
 
     /// Serves the requests the Worker forwards to this session.
     pub async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        super::http::ensure_log_key(&self.env);
         let url = req.url()?;
         if url.path().starts_with(limiter::PATH_PREFIX) {
-            // No `await` from here to the answer: concurrent requests are counted exactly.
-            let mut limiter = self.limiter.borrow_mut();
-            let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
-            return limiter.serve(&url);
+            // No `await` from reading the counters to writing them: concurrent requests are
+            // counted exactly.
+            let response = {
+                let mut limiter = self.limiter.borrow_mut();
+                let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
+                limiter.serve(&url)
+            };
+            // Once a whole window passes without a request, nothing counts any more: the alarm
+            // then deletes the object's storage (see `alarm`).
+            // Scheduled once per instance; the alarm reschedules itself while counts are live.
+            if let Some(window_ms) = limiter::window_ms(&url).filter(|_| !self.alarm_set.get()) {
+                self.alarm_set.set(true);
+                let after = i64::try_from(window_ms).unwrap_or(i64::MAX / 2) + 1000;
+                if let Err(err) = self.storage.set_alarm(after).await {
+                    worker::console_error!(
+                        "agentc: could not schedule the limiter's cleanup: {err}"
+                    );
+                }
+            }
+            return response;
         }
         let query = |key: &str| {
             url.query_pairs()
@@ -88,8 +143,10 @@ impl SessionObject {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
                 let session_id = query("session_id").unwrap_or_default();
-                // What the Worker decided: the routing rule and the caller's rate limiter.
+                // What the Worker decided: the owner, the routing rule and the rate limiter.
                 let admitted = |agent: &'static AgentSpec| Admitted {
+                    owner: query("owner").unwrap_or_default(),
+                    create: query("create").as_deref() == Some("1"),
                     route: query("route").and_then(|r| routing::parse_label(agent, &r)),
                     limiter: query("limiter"),
                 };
@@ -125,17 +182,60 @@ impl SessionObject {
                     )),
                 }
             }
-            (Method::Get, "/history") => self.history(
-                query("session_id").unwrap_or_default(),
-                query("format").as_deref() == Some("ui"),
-            ),
-            (Method::Delete, "/history") => self.forget(),
+            (Method::Get, "/history") => {
+                // Tool results stay hidden from clients when the agent says so.
+                let hide_tools = query("agent")
+                    .and_then(|name| agent::find(self.agents, &name))
+                    .is_some_and(|agent| !agent.policy.tools.stream_results);
+                self.history(
+                    query("session_id").unwrap_or_default(),
+                    &query("owner").unwrap_or_default(),
+                    hide_tools,
+                    query("format").as_deref() == Some("ui"),
+                )
+            }
+            (Method::Delete, "/history") => {
+                self.forget(
+                    &query("session_id").unwrap_or_default(),
+                    &query("owner").unwrap_or_default(),
+                )
+                .await
+            }
             _ => Err(ApiError::not_found("no such session operation")),
         };
         match result {
             Ok(response) => Ok(response),
             Err(err) => error_response(&err),
         }
+    }
+
+    /// Runs when a rate limiter's last window has passed without a request (limiters reset the
+    /// alarm with every request; sessions never set one): its counts have all aged out, so its
+    /// storage is deleted and an idle caller costs nothing.
+    pub async fn alarm(&self) -> worker::Result<Response> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let held: Vec<Count> = self
+            .sql
+            .exec(
+                "SELECT (SELECT COUNT(*) FROM session) + (SELECT COUNT(*) FROM transcript) AS n",
+                None,
+            )?
+            .to_array()?;
+        let now = worker::Date::now().as_millis() as i64;
+        if let Some(at) = limiter::expiry(&self.sql).filter(|at| *at > now) {
+            self.storage.set_alarm(at - now + 1000).await?;
+            return Response::empty();
+        }
+        // Defensive: an object that holds a session is never wiped.
+        if held.first().is_some_and(|c| c.n == 0) {
+            *self.limiter.borrow_mut() = None;
+            self.alarm_set.set(false);
+            self.storage.delete_all().await?;
+        }
+        Response::empty()
     }
 
     /// Runs one turn of this session: reads the window, then answers in `format`, storing the
@@ -176,9 +276,27 @@ impl SessionObject {
         admitted: Admitted,
         ui_chat: Option<&UiChat>,
     ) -> Result<Response, ApiError> {
+        if self.waiting.get() >= MAX_WAITING_TURNS {
+            return Err(ApiError::new(
+                429,
+                "session_busy",
+                format!(
+                    "{MAX_WAITING_TURNS} turns of this session are already waiting; retry when they are done"
+                ),
+            ));
+        }
+        self.waiting.set(self.waiting.get() + 1);
         let guard = self.turn_lock.clone().lock_owned().await;
+        self.waiting.set(self.waiting.get() - 1);
+        // Decided under the lock: a session deleted while this turn waited is gone.
+        match self.admit(&admitted.owner, admitted.create)? {
+            Admission::NotFound => return Err(ownership::not_found(&session_id)),
+            Admission::Create => self.create(&admitted.owner, agent.policy.history.keep)?,
+            Admission::Allowed => self.set_keep(agent.policy.history.keep)?,
+        }
         let transcript = self.load_window(agent.history_window)?;
-        let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        let window = history::window(&transcript, agent.history_window as usize);
+        let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
         if let Some(chat) = ui_chat {
             ui_stream::check_history(chat, &history)?;
         }
@@ -211,14 +329,77 @@ impl SessionObject {
         Ok(to_messages(rows))
     }
 
-    /// The stored messages; `ui`: as the AI SDK's `UIMessage`s.
-    fn history(&self, session_id: String, ui: bool) -> Result<Response, ApiError> {
+    /// What a request of `owner` may do with this session.
+    fn admit(&self, owner: &str, create: bool) -> Result<Admission, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            owner: String,
+        }
+        let stored: Vec<Row> = self
+            .sql
+            .exec("SELECT owner FROM session", None)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(storage_error)?;
+        let has_messages = || -> Result<bool, ApiError> {
+            #[derive(Deserialize)]
+            struct Count {
+                n: i64,
+            }
+            let rows: Vec<Count> = self
+                .sql
+                .exec("SELECT COUNT(*) AS n FROM transcript", None)
+                .and_then(|cursor| cursor.to_array())
+                .map_err(storage_error)?;
+            Ok(rows.first().is_some_and(|r| r.n > 0))
+        };
+        let stored = stored.first().map(|r| r.owner.as_str());
+        let messages = stored.is_none() && owner == "public" && has_messages()?;
+        Ok(ownership::admit(stored, owner, create, messages))
+    }
+
+    fn create(&self, owner: &str, keep: u32) -> Result<(), ApiError> {
+        let now = worker::Date::now().as_millis() as i64;
+        self.sql
+            .exec(
+                "INSERT OR REPLACE INTO session (id, owner, keep, created_at) VALUES (1, ?, ?, ?)",
+                vec![owner.into(), i64::from(keep).into(), now.into()],
+            )
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    fn set_keep(&self, keep: u32) -> Result<(), ApiError> {
+        self.sql
+            .exec(
+                "UPDATE session SET keep = ? WHERE keep != ?",
+                vec![i64::from(keep).into(), i64::from(keep).into()],
+            )
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// The stored messages, when `owner` may read them; `ui`: as the AI SDK's `UIMessage`s.
+    fn history(
+        &self,
+        session_id: String,
+        owner: &str,
+        hide_tools: bool,
+        ui: bool,
+    ) -> Result<Response, ApiError> {
+        if self.admit(owner, false)? == Admission::NotFound {
+            return Err(ownership::not_found(&session_id));
+        }
         let rows: Vec<StoredMessage> = self
             .sql
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let messages = to_messages(rows);
+        let mut messages = to_messages(rows);
+        if hide_tools {
+            for message in messages.iter_mut().filter(|m| m.role == Role::Tool) {
+                message.content.clear();
+            }
+        }
         let body = if ui {
             let messages = ui_stream::ui_messages(&session_id, &messages);
             serde_json::json!({ "id": session_id, "messages": messages })
@@ -228,10 +409,15 @@ impl SessionObject {
         respond::json_response(&body.to_string())
     }
 
-    fn forget(&self) -> Result<Response, ApiError> {
-        self.sql
-            .exec("DELETE FROM transcript", None)
-            .map_err(storage_error)?;
+    /// Deletes the session, after the running turn (if any) has stored its messages.
+    async fn forget(&self, session_id: &str, owner: &str) -> Result<Response, ApiError> {
+        let _guard = self.turn_lock.lock().await;
+        if self.admit(owner, false)? == Admission::NotFound {
+            return Err(ownership::not_found(session_id));
+        }
+        for statement in ["DELETE FROM transcript", "DELETE FROM session"] {
+            self.sql.exec(statement, None).map_err(storage_error)?;
+        }
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
@@ -255,20 +441,54 @@ fn to_messages(rows: Vec<StoredMessage>) -> Vec<Message> {
         .collect()
 }
 
+/// The platform's error goes to the log; the client hears only what failed.
 fn storage_error(err: worker::Error) -> ApiError {
-    ApiError::internal(format!("session storage failed: {err}"))
+    worker::console_error!("agentc: session storage failed: {err}");
+    ApiError::internal("session storage failed")
 }
 
-/// Appends a turn's messages. The inserts run with no `await` between them, so the Durable
-/// Object commits them together or not at all.
+/// Appends a turn's messages, then deletes the oldest beyond the session's `keep`. The
+/// statements run with no `await` between them, so the Durable Object commits them together;
+/// should one fail, the rows this turn inserted are deleted again before returning, so a turn
+/// is stored whole or not at all.
 fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
+    #[derive(Deserialize)]
+    struct Last {
+        seq: Option<i64>,
+    }
+    let last: Vec<Last> = sql
+        .exec("SELECT MAX(seq) AS seq FROM transcript", None)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(storage_error)?;
+    let before = last.first().and_then(|l| l.seq).unwrap_or(0);
+    let result = insert(sql, messages).and_then(|()| {
+        sql.exec(
+            "DELETE FROM transcript WHERE seq <= (SELECT MAX(seq) FROM transcript) - COALESCE((SELECT keep FROM session), 1000000)",
+            None,
+        )
+        .map(|_| ())
+        .map_err(storage_error)
+    });
+    if result.is_err() {
+        let undo = sql.exec(
+            "DELETE FROM transcript WHERE seq > ?",
+            vec![SqlStorageValue::from(before)],
+        );
+        if let Err(err) = undo {
+            worker::console_error!("agentc: undoing a half-stored turn failed: {err}");
+        }
+    }
+    result
+}
+
+fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     let now = worker::Date::now().as_millis() as i64;
     for message in messages {
         let tool_calls = (!message.tool_calls.is_empty())
             .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
         let values = vec![
             SqlStorageValue::from(message.role.as_str()),
-            SqlStorageValue::from(message.content.as_str()),
+            SqlStorageValue::from(history::cut(&message.content, MAX_STORED_CONTENT)),
             SqlStorageValue::from(tool_calls),
             SqlStorageValue::from(message.tool_call_id.clone()),
             SqlStorageValue::from(message.name.clone()),

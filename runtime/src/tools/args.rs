@@ -6,15 +6,76 @@
 //! `additionalProperties` (`false` or a schema), `items` (a schema for every item, or a list for
 //! the leading ones), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (numbers, or
 //! the booleans of draft 4), `minLength`/`maxLength` (in characters), `minItems`/`maxItems`,
-//! `allOf`, `anyOf` (at least one branch matches) and `oneOf` (exactly one does). `true` and
-//! `false` are schemas that accept everything and nothing. Other keywords, `$ref` among them, are
-//! ignored.
+//! `allOf`, `anyOf` (at least one branch matches) and `oneOf` (exactly one does), and `pattern`
+//! (a regex-lite expression that must find a match). `true` and `false` are schemas that accept
+//! everything and nothing. Other keywords, `$ref` among them, are ignored by [`validate`]; an
+//! agent file cannot use them for a tool's parameters: [`PARAMETER_KEYWORDS`] is the one list of
+//! what a parameter may say, read by `agentc check` and pinned to the agent schema by a test.
 //!
-//! `pattern` is ignored too: a regex engine, even `regex-lite`, would add about 64 KB (25 KB
-//! gzipped) to every Worker, more than a tenth of its size, for a keyword tools rarely need.
+//! A tool's arguments are checked with [`validate_arguments`], which closes every object: a
+//! property the schema does not declare is an error, not something passed on to the tool.
 
 use serde_json::{Map, Number, Value};
 use std::fmt;
+
+/// Every keyword a tool parameter may use in an agent file. `agentc check` knows a parameter's
+/// keys from this list (and refuses any other), and [`validate`] enforces each of them except the
+/// [`ANNOTATIONS`]; so a parameter never says something that is not enforced. A test pins the list
+/// to `schema/agent.schema.json`.
+pub const PARAMETER_KEYWORDS: &[&str] = &[
+    "type",
+    "description",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "items",
+    "minItems",
+    "maxItems",
+    "properties",
+    "required",
+];
+
+/// The keywords of [`PARAMETER_KEYWORDS`] that only inform the model.
+pub const ANNOTATIONS: &[&str] = &["description", "default"];
+
+/// Checks a tool call's arguments against the tool's parameters, with every object schema
+/// closed: properties it does not declare are refused unless it says `additionalProperties`.
+pub fn validate_arguments(schema: &Value, value: &Value) -> Result<(), Vec<ArgError>> {
+    let mut schema = schema.clone();
+    close_objects(&mut schema);
+    validate(&schema, value)
+}
+
+/// Adds `"additionalProperties": false` to every object schema that does not say otherwise.
+fn close_objects(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let is_object = match map.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        None => map.contains_key("properties"),
+        _ => false,
+    };
+    if is_object && !map.contains_key("additionalProperties") {
+        map.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(close_objects);
+    }
+    match map.get_mut("items") {
+        Some(Value::Array(items)) => items.iter_mut().for_each(close_objects),
+        Some(items) => close_objects(items),
+        None => {}
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(keyword) {
+            branches.iter_mut().for_each(close_objects);
+        }
+    }
+}
 
 /// One way the arguments do not match the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +154,8 @@ fn check(schema: &Value, value: &Value, path: &mut String, errors: &mut Vec<ArgE
                 (s.chars().count(), "character"),
                 path,
                 errors,
-            )
+            );
+            check_pattern(schema, s, path, errors);
         }
         Value::Array(items) => check_array(schema, items, path, errors),
         Value::Object(object) => check_object(schema, object, path, errors),
@@ -164,6 +226,23 @@ fn check_number(schema: &Map<String, Value>, n: &Number, path: &str, errors: &mu
             let message = format!("must be {relation} {bound}, found {n}");
             push(errors, path, message);
         }
+    }
+}
+
+/// Checks a string against `pattern`, a regex-lite expression that must find a match. A pattern
+/// that does not compile matches nothing (`agentc check` refuses such a file).
+fn check_pattern(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<ArgError>) {
+    let Some(pattern) = schema.get("pattern").and_then(Value::as_str) else {
+        return;
+    };
+    let matched = regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(s));
+    if !matched {
+        let message = format!(
+            "must match the pattern {}, found {}",
+            show(&Value::from(pattern)),
+            show(&Value::from(s))
+        );
+        push(errors, path, message);
     }
 }
 
@@ -370,185 +449,4 @@ fn show(value: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn errors(schema: &Value, value: &Value) -> Vec<String> {
-        match validate(schema, value) {
-            Ok(()) => Vec::new(),
-            Err(errors) => errors.iter().map(ArgError::to_string).collect(),
-        }
-    }
-
-    #[test]
-    fn schemas() {
-        let weather = json!({
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "City", "minLength": 1},
-                "units": {"enum": ["celsius", "fahrenheit"]}
-            },
-            "required": ["location"],
-            "additionalProperties": false
-        });
-        let cases: Vec<(Value, Value, &[&str])> = vec![
-            // Types.
-            (json!({"type": "string"}), json!("x"), &[]),
-            (json!({"type": "string"}), json!(1), &["arguments: expected string, found number"]),
-            (json!({"type": "number"}), json!(1.5), &[]),
-            (json!({"type": "number"}), json!(-3), &[]),
-            (json!({"type": "number"}), json!("1"), &["arguments: expected number, found string"]),
-            (json!({"type": "integer"}), json!(3), &[]),
-            (json!({"type": "integer"}), json!(3.0), &[]),
-            (json!({"type": "integer"}), json!(-7.0), &[]),
-            (json!({"type": "integer"}), json!(18446744073709551615u64), &[]),
-            (json!({"type": "integer"}), json!(3.5), &["arguments: expected integer, found number 3.5"]),
-            (json!({"type": "integer"}), json!(true), &["arguments: expected integer, found boolean"]),
-            (json!({"type": "boolean"}), json!(false), &[]),
-            (json!({"type": "boolean"}), json!("true"), &["arguments: expected boolean, found string"]),
-            (json!({"type": "null"}), json!(null), &[]),
-            (json!({"type": "array"}), json!({}), &["arguments: expected array, found object"]),
-            (json!({"type": "object"}), json!([]), &["arguments: expected object, found array"]),
-            (json!({"type": ["string", "null"]}), json!(null), &[]),
-            (json!({"type": ["string", "null"]}), json!(2), &["arguments: expected string or null, found number"]),
-            (json!({"type": ["number", "integer"]}), json!(2.5), &[]),
-            (json!({"type": ["integer", "string"]}), json!(2.5), &["arguments: expected integer or string, found number 2.5"]),
-            // A type mismatch hides the other keywords.
-            (json!({"type": "string", "enum": ["a"], "minimum": 1}), json!(0), &["arguments: expected string, found number"]),
-            // Unknown keywords and non-object schemas accept anything.
-            (json!({"format": "email", "$ref": "#/x", "description": "d"}), json!(1), &[]),
-            (json!({}), json!([1, "a"]), &[]),
-            (json!(true), json!("x"), &[]),
-            (json!(false), json!("x"), &["arguments: no value is allowed here"]),
-            // enum and const, with numbers equal by value.
-            (json!({"enum": ["a", 1, null]}), json!(null), &[]),
-            (json!({"enum": [1, 2]}), json!(2.0), &[]),
-            (json!({"enum": [[1, {"a": 1}]]}), json!([1.0, {"a": 1}]), &[]),
-            (json!({"enum": ["a", "b"]}), json!("c"), &["arguments: expected one of \"a\", \"b\", found \"c\""]),
-            (json!({"const": "x"}), json!("x"), &[]),
-            (json!({"const": 5}), json!(4), &["arguments: expected 5, found 4"]),
-            (json!({"const": "x"}), json!("y".repeat(70)), &["arguments: expected \"x\", found \"yyyy"]),
-            // Numbers.
-            (json!({"minimum": 1, "maximum": 10}), json!(1), &[]),
-            (json!({"minimum": 1, "maximum": 10}), json!(10.0), &[]),
-            (json!({"minimum": 1}), json!(0.5), &["arguments: must be at least 1, found 0.5"]),
-            (json!({"maximum": 10}), json!(11), &["arguments: must be at most 10, found 11"]),
-            (json!({"exclusiveMinimum": 0}), json!(0), &["arguments: must be greater than 0, found 0"]),
-            (json!({"exclusiveMaximum": 1.5}), json!(1.5), &["arguments: must be less than 1.5, found 1.5"]),
-            (json!({"exclusiveMinimum": 0, "exclusiveMaximum": 1}), json!(0.5), &[]),
-            (json!({"minimum": 0, "exclusiveMinimum": true}), json!(0), &["arguments: must be greater than 0, found 0"]),
-            (json!({"maximum": 0, "exclusiveMaximum": true}), json!(-1), &[]),
-            (json!({"minimum": 5}), json!("3"), &[]),
-            // Strings, measured in characters.
-            (json!({"minLength": 2, "maxLength": 3}), json!("éé"), &[]),
-            (json!({"maxLength": 3}), json!("héllo"), &["arguments: must have at most 3 characters, found 5"]),
-            (json!({"minLength": 1}), json!(""), &["arguments: must have at least 1 character, found 0"]),
-            // `pattern` is not checked.
-            (json!({"pattern": "^[A-Z]{3}$"}), json!("euro"), &[]),
-            // Arrays.
-            (json!({"items": {"type": "integer"}}), json!([1, 2, 3]), &[]),
-            (json!({"items": {"type": "integer"}}), json!([1, "2", 3, null]), &["`/1`: expected integer, found string", "`/3`: expected integer, found null"]),
-            (json!({"items": [{"type": "string"}, {"type": "number"}]}), json!(["a", "b", true]), &["`/1`: expected number, found string"]),
-            (json!({"minItems": 1, "maxItems": 2}), json!([]), &["arguments: must have at least 1 item, found 0"]),
-            (json!({"maxItems": 2}), json!([1, 2, 3]), &["arguments: must have at most 2 items, found 3"]),
-            // Objects.
-            (weather.clone(), json!({"location": "Paris"}), &[]),
-            (weather.clone(), json!({"location": "Paris", "units": "celsius"}), &[]),
-            (weather.clone(), json!({"location": 42}), &["`/location`: expected string, found number"]),
-            (weather.clone(), json!({}), &["`/location`: missing required property"]),
-            (weather.clone(), json!({"location": "", "units": "kelvin", "zip": 1, "days": 3}), &[
-                "`/location`: must have at least 1 character, found 0",
-                "`/units`: expected one of \"celsius\", \"fahrenheit\", found \"kelvin\"",
-                "`/days`: unexpected property; the known ones are location, units",
-                "`/zip`: unexpected property; the known ones are location, units",
-            ]),
-            (weather.clone(), json!("Paris"), &["arguments: expected object, found string"]),
-            (json!({"type": "object", "additionalProperties": false}), json!({"a": 1}), &["`/a`: unexpected property; this tool takes none"]),
-            (json!({"properties": {"a": {}}, "additionalProperties": {"type": "string"}}), json!({"a": 1, "b": "x", "c": 2}), &["`/c`: expected string, found number"]),
-            (json!({"properties": {"a": {"type": "string"}}}), json!({"a": "x", "b": 2}), &[]),
-            (json!({"required": ["a/b", "c~d"]}), json!({}), &["`/a~1b`: missing required property", "`/c~0d`: missing required property"]),
-            (json!({"required": ["a"]}), json!({"a": null}), &[]),
-            // Nesting.
-            (
-                json!({"type": "object", "properties": {"items": {"type": "array", "items": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}},
-                    "required": ["name", "qty"]
-                }}}}),
-                json!({"items": [{"name": "a", "qty": 1}, {"name": 2, "qty": 0}, {}]}),
-                &[
-                    "`/items/1/name`: expected string, found number",
-                    "`/items/1/qty`: must be at least 1, found 0",
-                    "`/items/2/name`: missing required property",
-                    "`/items/2/qty`: missing required property",
-                ],
-            ),
-            // Combinators.
-            (json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}), json!(3), &[]),
-            (json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}), json!(3.5), &[
-                "arguments: matches none of the 2 alternatives of `anyOf` (1: expected string, found number; 2: expected integer, found number 3.5)",
-            ]),
-            (json!({"oneOf": [{"minimum": 0}, {"maximum": 10}]}), json!(-1), &[]),
-            (
-                json!({"anyOf": [{"required": ["id"]}, {"properties": {"name": {"type": "string"}}, "required": ["name"]}]}),
-                json!({"name": 1}),
-                &["arguments: matches none of the 2 alternatives of `anyOf` (1: `/id`: missing required property; 2: `/name`: expected string, found number)"],
-            ),
-            (json!({"oneOf": [{"minimum": 0}, {"maximum": 10}]}), json!(5), &["arguments: matches alternatives 1 and 2 of `oneOf`, but must match exactly one"]),
-            (json!({"oneOf": [{"type": "string"}, {"type": "null"}]}), json!(1), &["arguments: matches none of the 2 alternatives of `oneOf`"]),
-            (json!({"allOf": [{"minimum": 0}, {"maximum": 10}]}), json!(11), &["arguments: must be at most 10, found 11"]),
-            (
-                json!({"properties": {"when": {"anyOf": [{"type": "null"}, {"type": "string", "minLength": 3}]}}}),
-                json!({"when": "x"}),
-                &["`/when`: matches none of the 2 alternatives of `anyOf` (1: expected null, found string; 2: must have at least 3 characters, found 1)"],
-            ),
-        ];
-        let mut failures = Vec::new();
-        for (schema, value, want) in &cases {
-            let got = errors(schema, value);
-            let matches = got.len() == want.len()
-                && got
-                    .iter()
-                    .zip(want.iter())
-                    .all(|(got, want)| got.starts_with(want));
-            if !matches {
-                failures.push(format!(
-                    "schema {schema}, value {value}:\n  want {want:?}\n  got  {got:?}"
-                ));
-            }
-        }
-        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-    }
-
-    #[test]
-    fn errors_have_paths_and_describe_joins_them() {
-        let schema = json!({
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "days": {"type": "integer"}},
-            "required": ["location", "days"]
-        });
-        let errors = validate(&schema, &json!({"location": 1})).unwrap_err();
-        assert_eq!(
-            errors,
-            vec![
-                ArgError {
-                    path: "/days".into(),
-                    message: "missing required property".into()
-                },
-                ArgError {
-                    path: "/location".into(),
-                    message: "expected string, found number".into()
-                },
-            ]
-        );
-        assert_eq!(
-            describe(&errors),
-            "invalid arguments: `/days`: missing required property; `/location`: expected string, found number"
-        );
-        assert_eq!(
-            validate(&schema, &json!({"location": "x", "days": 2})),
-            Ok(())
-        );
-    }
-}
+mod tests;

@@ -3,5 +3,6 @@
 pub mod args;
 pub mod builtin;
 pub mod calculator;
+pub mod segment;
 pub mod ssrf;
 pub mod template;

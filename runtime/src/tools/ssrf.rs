@@ -20,9 +20,11 @@ use url::{Host, Url};
 /// a trailing dot.
 ///
 /// A refused host is permitted when it is in `allow_hosts`. Each entry is a host name or an IP
-/// address (IPv6 with or without brackets), optionally followed by `:port`; with a port, the
-/// URL's port (or its scheme's default) must be that port, without one any port matches. Entries
-/// are exact: there are no wildcards. Every entry must be well formed, or the check fails.
+/// address (IPv6 with or without brackets), optionally followed by `:port`; the URL's port (or its
+/// scheme's default) must be that port, and an entry without a port means the scheme's default
+/// port (443 for `https`, 80 for `http`): `status.test` does not let a tool reach
+/// `status.test:6379`. Entries are exact: there are no wildcards. Every entry must be well
+/// formed, or the check fails.
 ///
 /// Other host names are allowed. Where a public name resolves to cannot be checked here: a Worker
 /// has no DNS resolver, so a name pointing at a private address (or DNS rebinding) is not caught
@@ -57,9 +59,8 @@ pub fn check_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfError> {
     let Some((reason, embedded)) = refusal(&host) else {
         return Ok(parsed);
     };
-    let port = parsed.port_or_known_default();
     let permitted = allowed.iter().any(|(allowed_host, allowed_port)| {
-        *allowed_host == host && allowed_port.is_none_or(|p| Some(p) == port)
+        *allowed_host == host && port_matches(*allowed_port, &parsed)
     });
     if permitted {
         return Ok(parsed);
@@ -80,10 +81,9 @@ pub fn check_listed_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfErro
         return Ok(parsed);
     }
     let host = parsed.host().map(|h| normalise(h.to_owned()));
-    let port = parsed.port_or_known_default();
     for entry in allow_hosts {
         let (allowed_host, allowed_port) = parse_allow_host(entry)?;
-        if Some(&allowed_host) == host.as_ref() && allowed_port.is_none_or(|p| Some(p) == port) {
+        if Some(&allowed_host) == host.as_ref() && port_matches(allowed_port, &parsed) {
             return Ok(parsed);
         }
     }
@@ -91,6 +91,16 @@ pub fn check_listed_url(url: &str, allow_hosts: &[&str]) -> Result<Url, SsrfErro
         url: shown(&parsed),
         allowed: allow_hosts.join(", "),
     })
+}
+
+/// Whether the URL's port is the entry's, or its scheme's default when the entry has none.
+fn port_matches(allowed: Option<u16>, url: &Url) -> bool {
+    let default = match url.scheme() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    allowed.or(default) == url.port_or_known_default()
 }
 
 /// Why [`check_url`] refused a URL.
@@ -465,7 +475,7 @@ mod tests {
             ("http://router.home.arpa/", &[], Refused(LocalName)),
             ("http://./", &[], Refused(LocalName)),
             ("http://notarpa/", &[], Want::Ok),
-            // The allow-list: exact host, any port unless one is given.
+            // The allow-list: exact host, and the scheme's default port unless one is given.
             ("http://127.0.0.1:8080/", &["127.0.0.1:8080"], Want::Ok),
             (
                 "http://127.0.0.1:9090/",
@@ -476,7 +486,9 @@ mod tests {
             ("http://127.0.0.1/", &["127.0.0.1:80"], Want::Ok),
             ("https://127.0.0.1/", &["127.0.0.1:80"], Refused(Loopback)),
             ("https://127.0.0.1/", &["127.0.0.1:443"], Want::Ok),
-            ("http://127.0.0.1:1234/", &["127.0.0.1"], Want::Ok),
+            ("http://127.0.0.1:1234/", &["127.0.0.1"], Refused(Loopback)),
+            ("http://127.0.0.1/", &["127.0.0.1"], Want::Ok),
+            ("http://127.0.0.1:80/", &["127.0.0.1"], Want::Ok),
             ("http://2130706433:8080/", &["127.0.0.1:8080"], Want::Ok),
             ("http://127.0.0.2/", &["127.0.0.1"], Refused(Loopback)),
             (
@@ -493,7 +505,8 @@ mod tests {
                 &["example.com", "db.internal"],
                 Want::Ok,
             ),
-            ("http://[::1]:8080/", &["::1"], Want::Ok),
+            ("http://[::1]:8080/", &["::1"], Refused(Loopback)),
+            ("http://[::1]/", &["::1"], Want::Ok),
             ("http://[::1]:8080/", &["[::1]:8080"], Want::Ok),
             ("http://[::1]:8081/", &["[::1]:8080"], Refused(Loopback)),
             ("http://[0::1]/", &["[::0:1]"], Want::Ok),
@@ -524,7 +537,7 @@ mod tests {
     fn the_checked_url_is_the_normalised_one() {
         let url = check_url("HTTP://Example.COM:80/a/../b?x=1", &[]).unwrap();
         assert_eq!(url.as_str(), "http://example.com/b?x=1");
-        let url = check_url("http://0x7f.1:8080/", &["127.0.0.1"]).unwrap();
+        let url = check_url("http://0x7f.1:8080/", &["127.0.0.1:8080"]).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/");
     }
 
@@ -592,10 +605,14 @@ mod tests {
             "https://evil.example.com/",
             "http://127.0.0.1:9090/",
             "http://10.0.0.1/",
+            // A port-less entry is the scheme's default port, not every port.
+            "https://api.example.com:6379/",
+            "http://api.example.com:22/",
         ] {
             let err = check_listed_url(refused, &allow).unwrap_err().to_string();
             assert!(err.starts_with("refused"), "{refused}: {err}");
         }
+        assert!(check_listed_url("http://api.example.com/", &allow).is_ok());
         assert!(check_listed_url("https://anywhere.example.org/", &[]).is_ok());
     }
 }

@@ -7,7 +7,8 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 
 /// An environment with agentc's filters: `date` (`2026-11-28`) and `datetime`
-/// (`2026-11-28 19:04 UTC`) over RFC 3339 strings such as `now`.
+/// (`2026-11-28 19:04 UTC`) over RFC 3339 strings such as `now`, and `urlencode_segment` (see
+/// [`super::segment`]).
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.add_filter("date", |value: String| {
@@ -18,6 +19,10 @@ fn environment() -> Environment<'static> {
             (Some(date), Some(time)) => format!("{date} {time} UTC"),
             _ => value,
         }
+    });
+    env.add_filter("urlencode_segment", |value: Value| {
+        super::segment::encode(&value.to_string())
+            .map_err(|err| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err))
     });
     env
 }

@@ -91,6 +91,17 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 max_input_chars: 8000u32,
                 max_body_bytes: 65536u32,
             },
+            sessions: ::agentc_runtime::policy::SessionPolicy {
+                client_ids: false,
+            },
+            history: ::agentc_runtime::policy::HistoryPolicy {
+                keep: 1000u32,
+                max_tokens: 8192u32,
+            },
+            tools: ::agentc_runtime::policy::ToolPolicy {
+                max_calls_per_step: 4u32,
+                stream_results: true,
+            },
         },
     },
     ::agentc_runtime::AgentSpec {
@@ -109,7 +120,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"location\":{\"description\":\"City name, e.g. Paris\",\"type\":\"string\"}},\"required\":[\"location\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "GET",
-                    url: "https://wttr.in/{{ args.location | urlencode }}?format=j1",
+                    url: "https://wttr.in/{{ args.location | urlencode_segment }}?format=j1",
                     headers: &[],
                     body: ::core::option::Option::None,
                     timeout_ms: 3000u32,
@@ -129,6 +140,17 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
             limits: ::agentc_runtime::policy::Limits {
                 max_input_chars: 8000u32,
                 max_body_bytes: 65536u32,
+            },
+            sessions: ::agentc_runtime::policy::SessionPolicy {
+                client_ids: true,
+            },
+            history: ::agentc_runtime::policy::HistoryPolicy {
+                keep: 1000u32,
+                max_tokens: 8192u32,
+            },
+            tools: ::agentc_runtime::policy::ToolPolicy {
+                max_calls_per_step: 4u32,
+                stream_results: true,
             },
         },
     },
@@ -158,5 +180,8 @@ impl ::worker::DurableObject for Session {
         req: ::worker::Request,
     ) -> ::worker::Result<::worker::Response> {
         self.inner.fetch(req).await
+    }
+    async fn alarm(&self) -> ::worker::Result<::worker::Response> {
+        self.inner.alarm().await
     }
 }
