@@ -190,7 +190,7 @@ pub async fn run<B: Backend>(
                 if let Some(note) = &note {
                     inputs.messages.push(ModelMessage {
                         role: Role::System.as_str(),
-                        content: note,
+                        content: note.as_str().into(),
                         tool_calls: Vec::new(),
                         tool_call_id: None,
                         name: None,
