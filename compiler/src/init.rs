@@ -117,9 +117,16 @@ fn wrangler_toml(files: &[(PathBuf, String)]) -> String {
     };
     let output = pipeline::run(&input, Some(&layout));
     let _ = std::fs::remove_dir_all(&dir);
-    match output.ok().and_then(|o| o.generated) {
-        Some(generated) => generated.fresh_wrangler_toml(),
-        None => panic!("agentc's own templates do not check: this is a bug in agentc"),
+    match output {
+        Ok(crate::pipeline::Output {
+            generated: Some(generated),
+            ..
+        }) => generated.fresh_wrangler_toml(),
+        Ok(output) => panic!(
+            "agentc's own templates do not check (a bug in agentc):\n{}",
+            output.checked.render()
+        ),
+        Err(diag) => panic!("agentc's own templates cannot be read: {}", diag.message),
     }
 }
 
