@@ -142,7 +142,8 @@ impl Step {
         let echo = calls.is_empty()
             && self.flushed.trim().is_empty()
             && (held.starts_with(crate::written::RESPONSE_TAG)
-                || serde_json::from_str::<Value>(held).is_ok_and(|value| value.get("error").is_some()));
+                || serde_json::from_str::<Value>(held)
+                    .is_ok_and(|value| value.get("error").is_some()));
         StepResult {
             text: format!("{}{unflushed}", self.flushed),
             unflushed,

@@ -221,7 +221,10 @@ fn possible_calls_are_held_back() {
     assert!(!splitter.is_capturing());
     assert_eq!(splitter.push("ponse>\n{\"result\": 391}"), "");
     assert!(splitter.is_capturing());
-    assert_eq!(splitter.finish(), ("<tool_response>\n{\"result\": 391}".into(), vec![]));
+    assert_eq!(
+        splitter.finish(),
+        ("<tool_response>\n{\"result\": 391}".into(), vec![])
+    );
     let mut splitter = Splitter::new(TOOLS, true);
     assert_eq!(splitter.push("<tools are fun"), "<tools are fun");
 }

@@ -376,7 +376,9 @@ impl LlamaEngine {
                 // Deciding whether to call a tool: if not, the answer comes from the prompt
                 // without tools.
                 let plain = match messages.last() {
-                    Some(last) if last.get("role").and_then(serde_json::Value::as_str) == Some("user") => {
+                    Some(last)
+                        if last.get("role").and_then(serde_json::Value::as_str) == Some("user") =>
+                    {
                         Some(render(messages, &[])?)
                     }
                     _ => None,

@@ -603,10 +603,16 @@ mod tests {
             json!({"role": "user", "content": "hi"}),
         ];
         let guided = with_tool_guidance(&messages);
-        assert_eq!(guided[0]["content"], format!("Be brief.\n\n{TOOL_GUIDANCE}"));
+        assert_eq!(
+            guided[0]["content"],
+            format!("Be brief.\n\n{TOOL_GUIDANCE}")
+        );
         assert_eq!(guided[1], messages[1]);
         let guided = with_tool_guidance(&messages[1..]);
-        assert_eq!(guided[0], json!({"role": "system", "content": TOOL_GUIDANCE}));
+        assert_eq!(
+            guided[0],
+            json!({"role": "system", "content": TOOL_GUIDANCE})
+        );
         assert_eq!(guided.len(), 2);
     }
 }
