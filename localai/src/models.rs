@@ -102,7 +102,9 @@ impl Model {
 /// A `--model` value that names no model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChoiceError {
-    #[error("no cache directory for the local models: set AGENTC_CACHE or HOME, or pass --model PATH")]
+    #[error(
+        "no cache directory for the local models: set AGENTC_CACHE or HOME, or pass --model PATH"
+    )]
     NoCacheDir,
     #[error("--model is empty: give {}, or the path of a GGUF file", names())]
     Empty,
@@ -163,10 +165,7 @@ mod tests {
         let small = resolve(Some("small")).unwrap();
         assert!(small.ends_with("models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"));
         assert_eq!(by_file(&small).unwrap().name, "small");
-        assert_eq!(
-            resolve(Some("./small")).unwrap(),
-            PathBuf::from("./small")
-        );
+        assert_eq!(resolve(Some("./small")).unwrap(), PathBuf::from("./small"));
         assert_eq!(
             resolve(Some("/m/x.gguf")).unwrap(),
             PathBuf::from("/m/x.gguf")

@@ -136,7 +136,8 @@ async fn unknown_routes_get_json_errors() {
 #[tokio::test]
 async fn requests_for_another_host_are_refused() {
     // A page of another site that rebinds its name to 127.0.0.1 sends its own name as `Host`.
-    let server = start(json!({"replies": [{"chunks": ["secret"]}], "when_exhausted": "repeat_last"})).await;
+    let server =
+        start(json!({"replies": [{"chunks": ["secret"]}], "when_exhausted": "repeat_last"})).await;
     let port = server.address().port();
     for path in ["/_localai/requests", "/_localai/health"] {
         let response = common::client()
@@ -147,7 +148,10 @@ async fn requests_for_another_host_are_refused() {
             .unwrap();
         assert_eq!(response.status(), 403, "{path}");
         let body: serde_json::Value = response.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("rebind.example"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("rebind.example"),
+            "{body}"
+        );
     }
     let refused = common::client()
         .post(format!("{}/run?version=3", server.url()))
@@ -161,7 +165,11 @@ async fn requests_for_another_host_are_refused() {
     let (_, recorded) = control(&server, Method::GET, "/_localai/requests", None).await;
     assert_eq!(recorded, json!([]), "a refused request reaches no model");
     // Loopback names and the binding's own host are served.
-    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), "workers-binding.ai".into()] {
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "workers-binding.ai".into(),
+    ] {
         let response = common::client()
             .get(format!("{}/_localai/health", server.url()))
             .header("host", &host)
@@ -174,7 +182,8 @@ async fn requests_for_another_host_are_refused() {
 
 #[tokio::test]
 async fn the_recording_keeps_only_the_latest_requests() {
-    let server = start(json!({"replies": [{"chunks": ["a"]}], "when_exhausted": "repeat_last"})).await;
+    let server =
+        start(json!({"replies": [{"chunks": ["a"]}], "when_exhausted": "repeat_last"})).await;
     server.localai().set_record_limit(3);
     for n in 0..5 {
         json_of(binding(&server, chat(&format!("message {n}"), false)).await).await;
@@ -186,5 +195,8 @@ async fn the_recording_keeps_only_the_latest_requests() {
         .collect();
     assert_eq!(messages, ["message 2", "message 3", "message 4"]);
     let fresh = start(json!({"replies": []})).await;
-    assert_eq!(fresh.localai().record_limit(), localai::SCRIPTED_RECORD_LIMIT);
+    assert_eq!(
+        fresh.localai().record_limit(),
+        localai::SCRIPTED_RECORD_LIMIT
+    );
 }

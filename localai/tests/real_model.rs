@@ -98,10 +98,7 @@ async fn the_real_model_streams_answers_and_calls_tools() {
     let server = start(1).await;
     assert_eq!(health(&server).await["mode"], "llama");
     // A real model keeps a short recording, not every prompt it ever saw.
-    assert_eq!(
-        server.localai().record_limit(),
-        localai::LLAMA_RECORD_LIMIT
-    );
+    assert_eq!(server.localai().record_limit(), localai::LLAMA_RECORD_LIMIT);
 
     // A streamed answer: text events, then usage, then [DONE].
     let inputs = json!({

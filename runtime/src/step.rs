@@ -47,9 +47,10 @@ pub struct StepResult {
     /// Text still to pass on to the client.
     pub unflushed: String,
     pub calls: Vec<AssembledCall>,
-    /// The whole text is a JSON object with an `error` member: the model repeated a tool's
-    /// error instead of answering. Nothing of it has been passed on (it is in `unflushed`).
-    pub error_echo: bool,
+    /// The whole text repeats a tool's output instead of answering: a JSON object with an
+    /// `error` member, or a `<tool_response>` block. Nothing of it has been passed on (it is in
+    /// `unflushed`).
+    pub echo: bool,
 }
 
 impl Step {
@@ -137,15 +138,17 @@ impl Step {
                 })
                 .collect();
         }
-        let error_echo = calls.is_empty()
+        let held = unflushed.trim();
+        let echo = calls.is_empty()
             && self.flushed.trim().is_empty()
-            && serde_json::from_str::<Value>(unflushed.trim())
-                .is_ok_and(|value| value.get("error").is_some());
+            && (held.starts_with(crate::written::RESPONSE_TAG)
+                || serde_json::from_str::<Value>(held)
+                    .is_ok_and(|value| value.get("error").is_some()));
         StepResult {
             text: format!("{}{unflushed}", self.flushed),
             unflushed,
             calls,
-            error_echo,
+            echo,
         }
     }
 }
@@ -191,8 +194,8 @@ impl StepResult {
                 ),
             });
         }
-        self.error_echo.then(|| Refusal {
-            reason: "the model repeated a tool's error instead of answering".to_owned(),
+        self.echo.then(|| Refusal {
+            reason: "the model repeated a tool's output instead of answering".to_owned(),
             note: "Do not repeat a tool's output as JSON. Answer the user's last message in \
                    plain words, using what the tools returned."
                 .to_owned(),
@@ -298,16 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_tool_error_is_held_and_flagged() {
+    fn a_repeated_tool_output_is_held_and_flagged() {
         let echo = r#"{"error":"there is no tool named `count_to_10`"}"#;
         let (streamed, result) = run(&["get_weather"], texts(&[&echo[..5], &echo[5..]]));
         assert_eq!(streamed, "");
-        assert!(result.error_echo);
+        assert!(result.echo);
         assert_eq!(result.unflushed, echo);
+        let response = "<tool_response>\n{\"result\": 391}\n</tool_response>";
+        let (streamed, result) = run(&["get_weather"], texts(&["<tool", &response[5..]]));
+        assert_eq!(streamed, "");
+        assert!(result.echo);
         let (_, result) = run(&["get_weather"], texts(&[r#"{"temperature": 21}"#]));
-        assert!(!result.error_echo);
+        assert!(!result.echo);
         let (_, result) = run(&["get_weather"], texts(&["The error was: none."]));
-        assert!(!result.error_echo);
+        assert!(!result.echo);
     }
 
     #[test]

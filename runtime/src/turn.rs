@@ -220,7 +220,10 @@ pub async fn run<B: Backend>(
             if retries == REFUSAL_RETRIES {
                 return fail(sink, "model_error", &format!("{model}: {}", refusal.reason));
             }
-            backend.log(&format!("agentc: {}; asking the model again", refusal.reason));
+            backend.log(&format!(
+                "agentc: {}; asking the model again",
+                refusal.reason
+            ));
             retries += 1;
             note = Some(refusal.note);
             step_number += 1;
@@ -711,7 +714,11 @@ mod tests {
             panic!("{outcome:?}")
         };
         let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
-        assert_eq!(roles, ["user", "assistant"], "the refused call is not stored");
+        assert_eq!(
+            roles,
+            ["user", "assistant"],
+            "the refused call is not stored"
+        );
         assert_eq!(summary.steps, 2);
     }
 
@@ -720,7 +727,11 @@ mod tests {
         let fake = Fake::default();
         let (outcome, events) = turn(
             &fake,
-            &[call_of("set_name"), call_of("set_name"), text("Hello, Alice.")],
+            &[
+                call_of("set_name"),
+                call_of("set_name"),
+                text("Hello, Alice."),
+            ],
         );
         assert_eq!(names(&events), ["delta", "done"]);
         let inputs = fake.model_inputs.borrow();
@@ -735,12 +746,24 @@ mod tests {
         let fake = Fake::default();
         let (outcome, events) = turn(
             &fake,
-            &[call_of("a"), call_of("b"), text(r#"{"name": "get_weather", "arguments": {}}"#)],
+            &[
+                call_of("a"),
+                call_of("b"),
+                text(r#"{"name": "get_weather", "arguments": {}}"#),
+            ],
         );
-        assert_eq!(outcome, Outcome::Failed { code: "model_error" });
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "model_error"
+            }
+        );
         assert_eq!(names(&events), ["error"]);
         let message = events[0].1["message"].as_str().unwrap();
-        assert!(message.contains("tools that are not available (`get_weather`)"), "{message}");
+        assert!(
+            message.contains("tools that are not available (`get_weather`)"),
+            "{message}"
+        );
         assert!(fake.tool_runs.borrow().is_empty());
     }
 
@@ -750,7 +773,11 @@ mod tests {
         let echo = text(r#"{"error": "no such place"}"#);
         let (outcome, events) = turn(
             &fake,
-            &[calls(&["Nowhere"]), echo, text("I could not find that place.")],
+            &[
+                calls(&["Nowhere"]),
+                echo,
+                text("I could not find that place."),
+            ],
         );
         assert_eq!(
             names(&events),
@@ -762,7 +789,10 @@ mod tests {
         let Outcome::Completed { messages, .. } = outcome else {
             panic!("{outcome:?}")
         };
-        assert_eq!(messages.last().unwrap().content, "I could not find that place.");
+        assert_eq!(
+            messages.last().unwrap().content,
+            "I could not find that place."
+        );
     }
 
     #[test]

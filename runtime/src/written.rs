@@ -16,13 +16,16 @@
 //! A call is read whatever tool it names: whether that tool exists is the turn's business (see
 //! `turn.rs`), so a call to an invented tool is recognised as a call, not shown as an answer.
 //! [`Splitter`] applies this to a stream: text passes on as soon as it cannot be a call, output
-//! that may be one is held until the end.
+//! that may be one is held until the end (as is an echoed `<tool_response>` block, which is
+//! never an answer).
 
 use serde_json::{Map, Value};
 
 const OPEN_TAG: &str = "<tool_call>";
 const CLOSE_TAG: &str = "</tool_call>";
 const FENCE: &str = "```";
+/// How Qwen's template wraps a tool's result; small models sometimes echo it as their answer.
+pub const RESPONSE_TAG: &str = "<tool_response>";
 /// Fence languages whose content may be a tool call.
 const FENCE_LANGUAGES: &[&str] = &["", "json", "json5", "tool_call", "tool_code", "tool"];
 
@@ -316,7 +319,7 @@ fn decide(output: &str) -> Option<Mode> {
     if start.is_empty() {
         return None;
     }
-    if start.starts_with('{') || start.starts_with(OPEN_TAG) {
+    if start.starts_with('{') || start.starts_with(OPEN_TAG) || start.starts_with(RESPONSE_TAG) {
         return Some(Mode::Capture);
     }
     if let Some(after) = start.strip_prefix('[') {
@@ -335,7 +338,7 @@ fn decide(output: &str) -> Option<Mode> {
             Mode::Text
         });
     }
-    if OPEN_TAG.starts_with(start) || FENCE.starts_with(start) {
+    if OPEN_TAG.starts_with(start) || RESPONSE_TAG.starts_with(start) || FENCE.starts_with(start) {
         return None;
     }
     Some(Mode::Text)

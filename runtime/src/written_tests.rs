@@ -215,6 +215,18 @@ fn possible_calls_are_held_back() {
     let mut splitter = Splitter::new(TOOLS, true);
     assert_eq!(splitter.push("{{"), "");
     assert!(splitter.is_capturing());
+    // An echoed tool result is held too; `<tool` alone is not yet known.
+    let mut splitter = Splitter::new(TOOLS, true);
+    assert_eq!(splitter.push("<tool_res"), "");
+    assert!(!splitter.is_capturing());
+    assert_eq!(splitter.push("ponse>\n{\"result\": 391}"), "");
+    assert!(splitter.is_capturing());
+    assert_eq!(
+        splitter.finish(),
+        ("<tool_response>\n{\"result\": 391}".into(), vec![])
+    );
+    let mut splitter = Splitter::new(TOOLS, true);
+    assert_eq!(splitter.push("<tools are fun"), "<tools are fun");
 }
 
 #[test]

@@ -55,17 +55,23 @@ async fn the_tutorials_checks_pass_on_the_default_model() {
     let text = answer(&events);
     let counted = numbers(&text);
     assert!(
-        counted.windows(10).any(|w| w == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+        counted
+            .windows(10)
+            .any(|w| w == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
         "count to 10: {text:?}"
     );
     let deltas = events.iter().filter(|e| e.name == "delta").count();
     assert!(deltas > 1, "count to 10 arrives in pieces: {events:?}");
 
     // Memory, without tools.
-    let events = stack.chat_events("weather", "My name is Alice", "alice").await;
+    let events = stack
+        .chat_events("weather", "My name is Alice", "alice")
+        .await;
     completed("my name is Alice", &events);
     assert!(calls(&events).is_empty(), "my name is Alice: {events:?}");
-    let events = stack.chat_events("weather", "What is my name?", "alice").await;
+    let events = stack
+        .chat_events("weather", "What is my name?", "alice")
+        .await;
     completed("what is my name", &events);
     assert!(calls(&events).is_empty(), "what is my name: {events:?}");
     let text = answer(&events);
@@ -79,7 +85,9 @@ async fn the_tutorials_checks_pass_on_the_default_model() {
     let called = calls(&events);
     assert_eq!(called.len(), 1, "weather in Paris: {events:?}");
     assert_eq!(called[0]["name"], "get_weather");
-    let location = called[0]["arguments"]["location"].as_str().unwrap_or_default();
+    let location = called[0]["arguments"]["location"]
+        .as_str()
+        .unwrap_or_default();
     assert!(location.contains("Paris"), "{}", called[0]);
     let result = events.iter().find(|e| e.name == "tool_result").unwrap();
     assert_eq!(result.data["ok"], true, "{}", result.data);

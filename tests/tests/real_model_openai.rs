@@ -69,15 +69,22 @@ async fn the_openai_client_streams_the_tutorials_answers() {
         "the openai client failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the program prints JSON");
+    let results: Vec<Value> =
+        serde_json::from_slice(&output.stdout).expect("the program prints JSON");
     let [count, name, weather, maths] = &results[..] else {
         panic!("four answers: {results:?}")
     };
     for result in &results {
-        assert!(result["chunks"].as_u64().unwrap() > 1, "several chunks: {result}");
+        assert!(
+            result["chunks"].as_u64().unwrap() > 1,
+            "several chunks: {result}"
+        );
         assert_eq!(result["finish"], "stop", "{result}");
         let text = result["text"].as_str().unwrap();
-        assert!(!text.contains("\"error\""), "an error is never the answer: {text}");
+        assert!(
+            !text.contains("\"error\""),
+            "an error is never the answer: {text}"
+        );
     }
     let text = |result: &Value| result["text"].as_str().unwrap().to_owned();
     assert!(

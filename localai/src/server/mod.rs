@@ -70,7 +70,10 @@ pub(crate) fn allowed_host(host: &str) -> bool {
 /// Refuses requests whose `Host` is some other name (403): a page of another
 /// site that rebinds its name to 127.0.0.1 sends its own name.
 async fn check_host(request: Request, next: Next) -> Response {
-    let host = request.headers().get(HOST).map(|h| h.to_str().unwrap_or("\u{fffd}"));
+    let host = request
+        .headers()
+        .get(HOST)
+        .map(|h| h.to_str().unwrap_or("\u{fffd}"));
     match host {
         Some(host) if !allowed_host(host) => {
             let body = json!({

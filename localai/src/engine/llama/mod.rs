@@ -362,33 +362,34 @@ impl LlamaEngine {
         let shared = &self.shared;
         self.note_model_id(&request.model);
         let parsed = params::parse(&request.inputs).map_err(EngineError::InvalidInput)?;
-        let text =
-            match &parsed.prompt {
-                Prompt::Chat { messages } => shared
-                    .template
-                    .render(messages, &parsed.tools)
-                    .map_err(|e| {
-                        EngineError::InvalidInput(format!(
-                            "the model's chat template cannot render these messages: {e}"
-                        ))
-                    })?,
-                Prompt::Raw(text) => text.clone(),
-            };
-        let vocab = shared.model.vocab();
-        let add_bos =
-            vocab.should_add_bos() && (shared.bos.is_empty() || !text.starts_with(&shared.bos));
-        let prompt = vocab.tokenize(text.as_bytes(), add_bos, true);
-        if prompt.is_empty() {
-            return Err(EngineError::InvalidInput("the prompt is empty".into()));
-        }
-        let ctx_size = shared.info.ctx_size as usize;
-        if prompt.len() >= ctx_size {
-            return Err(EngineError::InvalidInput(format!(
-                "the prompt has {} tokens but the context holds {ctx_size}; \
-                 start localai with a larger --ctx-size",
-                prompt.len()
-            )));
-        }
+        let render = |messages: &[serde_json::Value], tools: &[serde_json::Value]| {
+            shared.template.render(messages, tools).map_err(|e| {
+                EngineError::InvalidInput(format!(
+                    "the model's chat template cannot render these messages: {e}"
+                ))
+            })
+        };
+        let has_tools = !parsed.tools.is_empty();
+        let (text, plain) = match &parsed.prompt {
+            Prompt::Chat { messages } if has_tools => {
+                let guided = render(&template::with_tool_guidance(messages), &parsed.tools)?;
+                // Deciding whether to call a tool: if not, the answer comes from the prompt
+                // without tools.
+                let plain = match messages.last() {
+                    Some(last)
+                        if last.get("role").and_then(serde_json::Value::as_str) == Some("user") =>
+                    {
+                        Some(render(messages, &[])?)
+                    }
+                    _ => None,
+                };
+                (guided, plain)
+            }
+            Prompt::Chat { messages } => (render(messages, &parsed.tools)?, None),
+            Prompt::Raw(text) => (text.clone(), None),
+        };
+        let prompt = self.tokens(&text)?;
+        let plain_prompt = plain.map(|plain| self.tokens(&plain)).transpose()?;
         // Admission: one request generates and at most `queue` wait.
         let limit = shared.info.queue + 1;
         let admitted = shared
@@ -409,7 +410,8 @@ impl LlamaEngine {
         let job = Job {
             prompt,
             params: parsed.params,
-            detect_tools: !parsed.tools.is_empty(),
+            detect_tools: has_tools,
+            plain_prompt,
             tool_names,
             answered,
             sender,
@@ -420,6 +422,27 @@ impl LlamaEngine {
             return Err(EngineError::Internal("the model thread has stopped".into()));
         }
         Ok(generation)
+    }
+
+    /// Tokenizes a rendered prompt, checking that it fits the context.
+    fn tokens(&self, text: &str) -> Result<Vec<LlamaToken>, EngineError> {
+        let shared = &self.shared;
+        let vocab = shared.model.vocab();
+        let add_bos =
+            vocab.should_add_bos() && (shared.bos.is_empty() || !text.starts_with(&shared.bos));
+        let prompt = vocab.tokenize(text.as_bytes(), add_bos, true);
+        if prompt.is_empty() {
+            return Err(EngineError::InvalidInput("the prompt is empty".into()));
+        }
+        let ctx_size = shared.info.ctx_size as usize;
+        if prompt.len() >= ctx_size {
+            return Err(EngineError::InvalidInput(format!(
+                "the prompt has {} tokens but the context holds {ctx_size}; \
+                 start localai with a larger --ctx-size",
+                prompt.len()
+            )));
+        }
+        Ok(prompt)
     }
 
     /// Logs, once per model id (for the first [`LOGGED_IDS`] ids), that the

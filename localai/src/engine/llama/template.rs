@@ -19,6 +19,36 @@ use minijinja::value::Kwargs;
 use minijinja::{Environment, Error, ErrorKind, Value};
 use serde_json::{json, Map, Value as Json};
 
+/// What the model is told when tools are on offer, after the request's own system prompt.
+/// Small models call a tool for every message once they see tools (the 1.5B model called an
+/// invented `count_to` for "Count to 10" and `get_weather` with `location: "Alice"` for "My name
+/// is Alice"); this keeps them to answering small talk in words.
+pub const TOOL_GUIDANCE: &str = "Call a tool only when the user's last message asks for \
+    something that tool provides. For anything else (greetings, small talk, counting, what the \
+    user told you earlier) answer directly in plain text, without calling any tool.";
+
+/// The messages with [`TOOL_GUIDANCE`] added to the system prompt (a system message is put
+/// first if there is none).
+pub fn with_tool_guidance(messages: &[Json]) -> Vec<Json> {
+    let mut messages = messages.to_vec();
+    let system = messages
+        .first_mut()
+        .filter(|first| first.get("role").and_then(Json::as_str) == Some("system"));
+    match system {
+        Some(first) => {
+            let content = content_text(first.get("content").unwrap_or(&Json::Null));
+            let joined = if content.trim().is_empty() {
+                TOOL_GUIDANCE.to_owned()
+            } else {
+                format!("{}\n\n{TOOL_GUIDANCE}", content.trim_end())
+            };
+            first["content"] = Json::String(joined);
+        }
+        None => messages.insert(0, json!({"role": "system", "content": TOOL_GUIDANCE})),
+    }
+    messages
+}
+
 /// A compiled chat template.
 #[derive(Debug)]
 pub struct ChatTemplate {
@@ -564,5 +594,25 @@ mod tests {
             "29 Feb 2024 13:05:09 Thursday 060 24%"
         );
         assert_eq!(strftime("%B %e", 0), "January  1");
+    }
+
+    #[test]
+    fn tool_guidance_follows_the_system_prompt() {
+        let messages = [
+            json!({"role": "system", "content": "Be brief."}),
+            json!({"role": "user", "content": "hi"}),
+        ];
+        let guided = with_tool_guidance(&messages);
+        assert_eq!(
+            guided[0]["content"],
+            format!("Be brief.\n\n{TOOL_GUIDANCE}")
+        );
+        assert_eq!(guided[1], messages[1]);
+        let guided = with_tool_guidance(&messages[1..]);
+        assert_eq!(
+            guided[0],
+            json!({"role": "system", "content": TOOL_GUIDANCE})
+        );
+        assert_eq!(guided.len(), 2);
     }
 }

@@ -69,9 +69,7 @@ pub fn answered_calls(messages: &[Value], tool_names: &[String]) -> Vec<ToolCall
     calls
         .into_iter()
         .flatten()
-        .filter_map(|call| {
-            written::call_from_object(call.as_object()?, &names).map(to_wire)
-        })
+        .filter_map(|call| written::call_from_object(call.as_object()?, &names).map(to_wire))
         .collect()
 }
 

@@ -30,6 +30,10 @@ pub(super) struct Job {
     pub params: Params,
     pub tool_names: Vec<String>,
     pub detect_tools: bool,
+    /// The prompt without the tools, when the conversation ends with the user's message: if
+    /// the answer to `prompt` does not start like a tool call, the model answers this one
+    /// instead (see [`run`]).
+    pub plain_prompt: Option<Vec<LlamaToken>>,
     /// The tool calls whose results end the conversation.
     pub answered: Vec<ToolCall>,
     pub sender: mpsc::Sender<Event>,
@@ -150,11 +154,27 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
         Err(outcome) => return outcome,
     };
     let prompt_done = Instant::now();
-    let mut attempt = match generate(shared, ctx, state, &job, false) {
+    let probe = job.plain_prompt.is_some();
+    let mut attempt = match generate(shared, ctx, state, &job, false, probe) {
         Ok(attempt) => attempt,
         Err(outcome) => return outcome,
     };
     let mut generated = attempt.generated;
+    let mut prompt_len = job.prompt.len();
+    // Offered tools, the model chose to answer in words: it answers again without them, which
+    // small models do far better (with the tools in sight a 1.5B model answers "Count to 10"
+    // with "1").
+    if let (true, Some(plain)) = (attempt.probed_text, &job.plain_prompt) {
+        if let Err(outcome) = prefill_tokens(shared, ctx, state, &job, plain) {
+            return outcome;
+        }
+        attempt = match generate(shared, ctx, state, &job, false, false) {
+            Ok(attempt) => attempt,
+            Err(outcome) => return outcome,
+        };
+        generated += attempt.generated;
+        prompt_len = plain.len();
+    }
     // Small models tend to call the tool again instead of reading its
     // result. If all they do is repeat answered calls (and nothing was sent
     // yet), ask again with a first token that cannot start a tool call.
@@ -166,7 +186,7 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
         if let Err(outcome) = prefill(shared, ctx, state, &job) {
             return outcome;
         }
-        attempt = match generate(shared, ctx, state, &job, true) {
+        attempt = match generate(shared, ctx, state, &job, true, false) {
             Ok(attempt) => attempt,
             Err(outcome) => return outcome,
         };
@@ -185,7 +205,7 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
     if !calls.is_empty() && sender.blocking_send(Event::ToolCalls(calls)).is_err() {
         return Outcome::Cancelled;
     }
-    let usage = Usage::new(job.prompt.len() as u64, u64::from(generated));
+    let usage = Usage::new(prompt_len as u64, u64::from(generated));
     if sender.blocking_send(Event::Done(usage)).is_err() {
         return Outcome::Cancelled;
     }
@@ -221,7 +241,17 @@ fn prefill(
     state: &mut WorkerState,
     job: &Job,
 ) -> Result<usize, Outcome> {
-    let prompt = &job.prompt;
+    prefill_tokens(shared, ctx, state, job, &job.prompt)
+}
+
+/// [`prefill`] for another prompt of the job.
+fn prefill_tokens(
+    shared: &Shared,
+    ctx: &mut LlamaContext<'_>,
+    state: &mut WorkerState,
+    job: &Job,
+    prompt: &[LlamaToken],
+) -> Result<usize, Outcome> {
     let mut reused = common_prefix(&state.cached, prompt).min(prompt.len() - 1);
     if reused < state.cached.len() {
         let removed = u32::try_from(reused)
@@ -266,17 +296,21 @@ struct Attempt {
     generated: u32,
     /// Whether any text was sent already.
     streamed: bool,
+    /// A probe stopped because the output started as text (nothing was sent).
+    probed_text: bool,
 }
 
 /// Samples tokens after the prompt until a stop, sending text as soon as it
 /// is known not to belong to a stop sequence or a tool call. With
-/// `text_start`, the first token cannot start a tool call.
+/// `text_start`, the first token cannot start a tool call. A `probe` stops,
+/// sending nothing, as soon as the output is known to be text.
 fn generate(
     shared: &Shared,
     ctx: &mut LlamaContext<'_>,
     state: &mut WorkerState,
     job: &Job,
     text_start: bool,
+    probe: bool,
 ) -> Result<Attempt, Outcome> {
     let vocab = shared.model.vocab();
     let n_vocab = shared.model.n_vocab();
@@ -320,6 +354,15 @@ fn generate(
         vocab.token_to_piece_into(token, &mut piece, false, None);
         let (text, hit) = stops.push(&utf8.push(&piece));
         let out = filter.push(&text);
+        if probe && !out.is_empty() {
+            return Ok(Attempt {
+                text: String::new(),
+                calls: Vec::new(),
+                generated,
+                streamed: false,
+                probed_text: true,
+            });
+        }
         if !out.is_empty() {
             streamed = true;
             if job.sender.blocking_send(Event::Text(out)).is_err() {
@@ -363,6 +406,7 @@ fn generate(
         calls,
         generated,
         streamed,
+        probed_text: false,
     })
 }
 
