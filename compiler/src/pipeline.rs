@@ -75,7 +75,10 @@ pub fn run(input: &Input, layout: Option<&Layout>) -> Result<Output, Box<Diagnos
     }
     if input.page_for_every_agent {
         if let Some(project) = &mut checked.project {
-            project.agents.iter_mut().for_each(|agent| agent.page = true);
+            project
+                .agents
+                .iter_mut()
+                .for_each(|agent| agent.page = true);
         }
     }
     let generated = match (&checked.project, layout) {

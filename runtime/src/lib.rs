@@ -23,9 +23,9 @@ pub mod limits;
 pub mod model;
 pub mod observe;
 pub mod openai;
+pub mod ownership;
 #[cfg(any(feature = "page", test))]
 pub mod page;
-pub mod ownership;
 pub mod policy;
 pub mod ratelimit;
 pub mod routing;

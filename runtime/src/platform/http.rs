@@ -249,12 +249,30 @@ async fn route(
                 url.query_pairs()
                     .any(|(key, value)| key == "format" && value == "ui")
             });
-            session_request(env, agent, req.headers(), session_id, Method::Get, ui, extra).await
+            session_request(
+                env,
+                agent,
+                req.headers(),
+                session_id,
+                Method::Get,
+                ui,
+                extra,
+            )
+            .await
         }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
             *known = Some(agent);
-            session_request(env, agent, req.headers(), session_id, Method::Delete, false, extra).await
+            session_request(
+                env,
+                agent,
+                req.headers(),
+                session_id,
+                Method::Delete,
+                false,
+                extra,
+            )
+            .await
         }
     }
 }
