@@ -287,6 +287,7 @@ fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
                 files,
                 root,
                 display_root: PathBuf::from("."),
+                page_for_every_agent: false,
             }),
         }
     }

@@ -108,6 +108,7 @@ fn wrangler_toml(files: &[(PathBuf, String)]) -> String {
         files: agents,
         root: dir.clone(),
         display_root: dir.clone(),
+        page_for_every_agent: false,
     };
     let layout = Layout {
         runtime_path: String::new(),

@@ -89,6 +89,7 @@ fn generate(case: &Case, agents: &[PathBuf]) -> Generated {
         files: agents.to_vec(),
         root: case.root.clone(),
         display_root: case.root.clone(),
+        page_for_every_agent: false,
     };
     let output = pipeline::run(&input, Some(&layout())).expect("fixtures are readable");
     output.generated.unwrap_or_else(|| {
