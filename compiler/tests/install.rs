@@ -107,6 +107,8 @@ fn quoted_paths(text: &str) -> Vec<String> {
         .step_by(2)
         .filter(|s| !s.contains("://") && !s.contains(char::is_whitespace))
         .filter(|s| s.starts_with('/') || s.split('/').any(|p| p == ".."))
+        // workerd's own schema, built into workerd: an import name, not a file.
+        .filter(|s| *s != "/workerd/workerd.capnp")
         .map(str::to_owned)
         .collect()
 }
