@@ -105,7 +105,7 @@ mod tests {
             }
             let (text, calls) = filter.finish();
             assert_eq!((streamed.as_str(), text.as_str()), ("", ""), "{output}");
-            assert_eq!(calls, [paris.clone()], "{output}");
+            assert_eq!(calls, std::slice::from_ref(&paris), "{output}");
         }
     }
 
