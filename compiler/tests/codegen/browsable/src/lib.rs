@@ -24,6 +24,17 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 max_input_chars: 8000u32,
                 max_body_bytes: 65536u32,
             },
+            sessions: ::agentc_runtime::policy::SessionPolicy {
+                client_ids: false,
+            },
+            history: ::agentc_runtime::policy::HistoryPolicy {
+                keep: 1000u32,
+                max_tokens: 8192u32,
+            },
+            tools: ::agentc_runtime::policy::ToolPolicy {
+                max_calls_per_step: 4u32,
+                stream_results: true,
+            },
         },
     },
 ];
@@ -56,5 +67,8 @@ impl ::worker::DurableObject for Session {
         req: ::worker::Request,
     ) -> ::worker::Result<::worker::Response> {
         self.inner.fetch(req).await
+    }
+    async fn alarm(&self) -> ::worker::Result<::worker::Response> {
+        self.inner.alarm().await
     }
 }
