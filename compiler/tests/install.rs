@@ -366,7 +366,7 @@ fn an_installed_agentc_inits_checks_builds_deploys_and_serves_outside_the_reposi
     }
     let (status, events) = chat(
         listen,
-        r#"{"message":"What is the weather in Paris?","session_id":"e2e"}"#,
+        r#"{"message":"What is the weather in Paris?"}"#,
     );
     assert!(status.ends_with("200 OK"), "{status}");
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
