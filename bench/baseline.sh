@@ -13,7 +13,9 @@
 #   the first request after a cold start (workerd started afresh, COLD_RUNS times);
 # and the wasm of every project, raw and gzip (gzip -9).
 #
-# Usage: bench/baseline.sh [tutorial|everything|size|cold]...   (default: all of them)
+# Usage: bench/baseline.sh [tutorial|everything|size|cold|profile|profile-everything]...
+# (default: size tutorial everything cold). `profile` prints V8's CPU profile of the tutorial
+# Worker inside workerd (bench/profile.mjs): where each turn's time goes, by function.
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
 # target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy).
 set -euo pipefail
@@ -28,8 +30,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(size tutorial everything cold)
 mkdir -p "$work"
 
-cargo build --quiet --release -p agentc --manifest-path "$root/Cargo.toml"
-agentc="$CARGO_TARGET_DIR/release/agentc"
+# agentc's own speed is not measured here: a debug build will do.
+cargo build --quiet -p agentc --manifest-path "$root/Cargo.toml"
+agentc="$CARGO_TARGET_DIR/debug/agentc"
 
 # project NAME SOURCE_DIR...: a fresh project in $work/NAME from the agents/ (and tools/) of the
 # source directories, built with agentc.
@@ -43,6 +46,10 @@ project() {
         if [ -d "$src/tools" ]; then rm -rf "$dir/tools" && cp -r "$src/tools" "$dir/tools"; fi
     done
     ln -sfn "$root/node_modules" "$dir/node_modules"
+    # The projects' Worker crates share one target directory (built one after the other), so
+    # their dependencies compile once.
+    mkdir -p "$dir/.agentc/worker" "$work/worker-target"
+    ln -sfn "$work/worker-target" "$dir/.agentc/worker/target"
     (cd "$dir" && "$agentc" build >"$dir/build.log" 2>&1) || {
         cat "$dir/build.log" >&2
         exit 1
@@ -167,6 +174,25 @@ cold() {
     wait "$ai_pid" 2>/dev/null || true
 }
 
+# profile NAME: V8's CPU profile of the project's Worker over PROFILE_N turns (bench/profile.mjs).
+profile() {
+    local name=$1 dir="$work/$1" ai_pid pid state
+    [ -f "$dir/bench.capnp" ] || { project "$name" "$root/bench/projects/$name"; config "$name"; }
+    (cd "$BASELINE_WORK" && exec node fake-ai.mjs 18700) >/dev/null 2>&1 &
+    ai_pid=$!
+    state=$(mktemp -d /tmp/agentc-bench.XXXXXX)
+    "$(workerd_bin)" serve "$dir/bench.capnp" --experimental -d state="$state" -e fake-ai=127.0.0.1:18700 \
+        -i 127.0.0.1:9230 >"$state.log" 2>&1 &
+    pid=$!
+    until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.05; done
+    echo "== $name: CPU profile inside workerd, ${PROFILE_N:-2000} turns"
+    AUTH="Bearer $FRONT_KEY" node --experimental-websocket "$root/bench/profile.mjs" 127.0.0.1:9230 \
+        "http://127.0.0.1:$PORT/agents/$name/chat" "${PROFILE_N:-2000}" || true
+    kill "$pid" "$ai_pid"
+    wait "$pid" "$ai_pid" 2>/dev/null || true
+    rm -rf "$state" "$state.log"
+}
+
 size_line() {
     local wasm="$work/$1/.agentc/worker/build/index_bg.wasm"
     printf '%-11s %9s B raw  %9s B gzip  (%s KiB gzip)  %s\n' "$1" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" \
@@ -176,6 +202,8 @@ size_line() {
 for target in "${targets[@]}"; do
     case "$target" in
         tutorial | everything) ratios "$target" ;;
+        profile) profile tutorial ;;
+        profile-everything) profile everything ;;
         cold) cold tutorial && cold everything ;;
         size)
             project tutorial "$root/bench/projects/tutorial"
@@ -186,6 +214,6 @@ for target in "${targets[@]}"; do
             size_line everything
             size_line examples
             ;;
-        *) echo "unknown target $target (tutorial, everything, size, cold)" >&2; exit 2 ;;
+        *) echo "unknown target $target (tutorial, everything, size, cold, profile, profile-everything)" >&2; exit 2 ;;
     esac
 done
