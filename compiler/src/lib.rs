@@ -23,5 +23,6 @@ pub mod project;
 pub mod rust_tool;
 pub mod schema;
 pub mod span;
+pub mod template;
 pub mod toolchain;
 pub mod yaml;

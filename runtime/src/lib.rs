@@ -11,6 +11,7 @@
 //! Cache API and the AI binding.
 
 pub mod agent;
+pub mod answer;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod observe;
 pub mod openai;
 pub mod policy;
 pub mod ratelimit;
+pub mod recent;
 pub mod routing;
 pub mod sse;
 pub mod step;

@@ -18,11 +18,11 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
     }
     let context = json!({ "args": arguments, "secrets": secrets, "now": super::backend::now() });
     // Rendering errors name the template, never its rendered text, which may hold secrets.
-    let render = |what: &str, source: &str| {
+    let render = |what: &str, source: &template::Template| {
         template::render(source, &context)
             .map_err(|err| format!("rendering the {what} failed: {err}"))
     };
-    let url = render("url", spec.url)?;
+    let url = render("url", &spec.url)?;
     let url = ssrf::check_listed_url(&url, spec.allow_hosts).map_err(|err| err.to_string())?;
     let headers = Headers::new();
     for (name, value) in spec.headers {
@@ -36,7 +36,7 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     if let Some(body) = spec.body {
-        init.with_body(Some(render("body", body)?.into()));
+        init.with_body(Some(render("body", &body)?.into()));
     }
     let request = Request::new_with_init(url.as_str(), &init).map_err(|err| err.to_string())?;
     let mut response = Fetch::Request(request)

@@ -11,10 +11,12 @@ use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
+use crate::recent::Recent;
 use crate::routing;
 use futures_util::lock::Mutex;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
@@ -36,6 +38,8 @@ pub struct SessionObject {
     env: Env,
     agents: &'static [AgentSpec],
     turn_lock: Arc<Mutex<()>>,
+    /// The newest stored messages, once read (see [`crate::recent`]).
+    recent: Rc<RefCell<Recent>>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
@@ -65,6 +69,7 @@ impl SessionObject {
             env,
             agents,
             turn_lock: Arc::new(Mutex::new(())),
+            recent: Rc::default(),
         }
     }
 
@@ -154,6 +159,7 @@ impl SessionObject {
         let storage = respond::Storage {
             store,
             sql: self.sql.clone(),
+            recent: self.recent.clone(),
             guard,
         };
         respond::respond(self.env.clone(), request, format, Some(storage)).await
@@ -161,6 +167,9 @@ impl SessionObject {
 
     /// The newest `window` stored messages, oldest first.
     fn load_window(&self, window: u32) -> Result<Vec<Message>, ApiError> {
+        if let Some(messages) = self.recent.borrow().get() {
+            return Ok(messages.to_vec());
+        }
         let rows: Vec<StoredMessage> = self
             .sql
             .exec(
@@ -169,7 +178,11 @@ impl SessionObject {
             )
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        Ok(to_messages(rows))
+        let messages = to_messages(rows);
+        self.recent
+            .borrow_mut()
+            .fill(messages.clone(), window as usize);
+        Ok(messages)
     }
 
     fn history(&self, session_id: String) -> Result<Response, ApiError> {
@@ -183,6 +196,7 @@ impl SessionObject {
     }
 
     fn forget(&self) -> Result<Response, ApiError> {
+        self.recent.borrow_mut().clear();
         self.sql
             .exec("DELETE FROM transcript", None)
             .map_err(storage_error)?;
