@@ -32,7 +32,9 @@ mkdir -p "$work"
 
 # agentc's own speed is not measured here: a debug build will do.
 cargo build --quiet -p agentc --manifest-path "$root/Cargo.toml"
-agentc="$CARGO_TARGET_DIR/debug/agentc"
+# A copy: another checkout building into the same target directory must not swap it mid-run.
+cp "$CARGO_TARGET_DIR/debug/agentc" "$work/agentc"
+agentc="$work/agentc"
 
 # project NAME SOURCE_DIR...: a fresh project in $work/NAME from the agents/ (and tools/) of the
 # source directories, built with agentc.
@@ -43,13 +45,12 @@ project() {
     rm -f "$dir"/agents/*.yaml
     for src in "$@"; do
         cp "$src"/agents/*.yaml "$dir/agents/"
-        if [ -d "$src/tools" ]; then rm -rf "$dir/tools" && cp -r "$src/tools" "$dir/tools"; fi
+        # cp -a keeps the tools' times, so an unchanged project is not rebuilt.
+        if [ -d "$src/tools" ]; then rm -rf "$dir/tools" && cp -a "$src/tools" "$dir/tools"; fi
     done
     ln -sfn "$root/node_modules" "$dir/node_modules"
-    # The projects' Worker crates share one target directory (built one after the other), so
-    # their dependencies compile once.
-    mkdir -p "$dir/.agentc/worker" "$work/worker-target"
-    ln -sfn "$work/worker-target" "$dir/.agentc/worker/target"
+    # Each project's Worker crate has its own target directory: the crates share one name, so
+    # a shared one would hand one project's wasm to another.
     (cd "$dir" && "$agentc" build >"$dir/build.log" 2>&1) || {
         cat "$dir/build.log" >&2
         exit 1
