@@ -94,7 +94,7 @@ pub(crate) fn check(
     };
     let exprs = template.exprs();
     // Each variable (with its first attribute) once, by name, at its first use.
-    let mut names: Vec<(String, Option<(String, usize)>, usize)> = Vec::new();
+    let mut names: Vec<Use> = Vec::new();
     for expr in &exprs {
         let Base::Path(path) = &expr.base else {
             continue;
@@ -229,6 +229,9 @@ pub(crate) fn check(
     }
     used
 }
+
+/// A variable, its first attribute (with its offset) if any, and the variable's offset.
+type Use = (String, Option<(String, usize)>, usize);
 
 /// The span of one character of a template, in the file.
 fn point(cx: &Checker<'_>, node: &Node, byte: usize) -> Span {

@@ -227,23 +227,29 @@ fn storage_error(err: worker::Error) -> ApiError {
     ApiError::internal(format!("session storage failed: {err}"))
 }
 
-/// Appends a turn's messages. The inserts run with no `await` between them, so the Durable
-/// Object commits them together or not at all.
+/// Appends a turn's messages: one statement per 100 messages (a turn has a few), run with no
+/// `await` between them, so the Durable Object commits them together or not at all.
 fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     let now = worker::Date::now().as_millis() as i64;
-    for message in messages {
-        let tool_calls = (!message.tool_calls.is_empty())
-            .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
-        let values = vec![
-            SqlStorageValue::from(message.role.as_str()),
-            SqlStorageValue::from(message.content.as_str()),
-            SqlStorageValue::from(tool_calls),
-            SqlStorageValue::from(message.tool_call_id.clone()),
-            SqlStorageValue::from(message.name.clone()),
-            SqlStorageValue::from(now),
-        ];
+    for rows in messages.chunks(100) {
+        let mut values = Vec::with_capacity(rows.len() * 6);
+        for message in rows {
+            let tool_calls = (!message.tool_calls.is_empty())
+                .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
+            values.extend([
+                SqlStorageValue::from(message.role.as_str()),
+                SqlStorageValue::from(message.content.as_str()),
+                SqlStorageValue::from(tool_calls),
+                SqlStorageValue::from(message.tool_call_id.clone()),
+                SqlStorageValue::from(message.name.clone()),
+                SqlStorageValue::from(now),
+            ]);
+        }
+        let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
         sql.exec(
-            "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            &format!(
+                "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES {placeholders}"
+            ),
             values,
         )
         .map_err(storage_error)?;
