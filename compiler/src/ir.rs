@@ -94,7 +94,7 @@ pub enum ToolKind {
     Builtin(Builtin),
 }
 
-/// A declarative HTTP call. `url`, header values and `body` are minijinja templates over `args`,
+/// A declarative HTTP call. `url`, header values and `body` are templates over `args`,
 /// `secrets` and `now`, already checked to parse and to use only known names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpTool {

@@ -32,5 +32,6 @@ pub mod rust_tool;
 pub mod schema;
 pub mod setup;
 pub mod span;
+pub mod template;
 pub mod toolchain;
 pub mod yaml;

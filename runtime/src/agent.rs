@@ -1,5 +1,6 @@
 //! What a generated Worker tells the runtime about each of its agents.
 
+use crate::tools::template::Template;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -13,9 +14,9 @@ pub struct AgentSpec {
     pub description: &'static str,
     /// The Workers AI model id the agent talks to.
     pub model: &'static str,
-    /// The system prompt sent first in every model call: a minijinja template over `now`,
-    /// `agent` and `session`.
-    pub system: &'static str,
+    /// The system prompt sent first in every model call: text, or a template over `now`,
+    /// `agent` and `session` compiled into Rust.
+    pub system: crate::tools::template::Prompt,
     /// How many stored messages are sent to the model with a new message.
     pub history_window: u32,
     /// The most tokens the model may produce in one reply.
@@ -76,14 +77,15 @@ pub enum Builtin {
     Calculator,
 }
 
-/// A declarative HTTP tool. `url`, header values and `body` are minijinja templates whose context
-/// is `args` (the model's arguments), `secrets` (the secrets the agent declares) and `now`.
+/// A declarative HTTP tool. `url`, header values and `body` are templates compiled into Rust,
+/// whose context is `args` (the model's arguments), `secrets` (the secrets the agent declares)
+/// and `now`.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpToolSpec {
     pub method: &'static str,
-    pub url: &'static str,
-    pub headers: &'static [(&'static str, &'static str)],
-    pub body: Option<&'static str>,
+    pub url: Template,
+    pub headers: &'static [(&'static str, Template)],
+    pub body: Option<Template>,
     pub timeout_ms: u32,
     /// Hosts the request may reach even though they are private or loopback.
     pub allow_hosts: &'static [&'static str],

@@ -78,8 +78,8 @@ impl CachedAnswer {
     /// longer names it, which makes the entry a miss.
     pub fn known_model(&self, agent: &AgentSpec) -> Option<&'static str> {
         std::iter::once(agent.model)
-            .chain(agent.policy.fallbacks.iter().copied())
-            .chain(agent.policy.routes.iter().filter_map(|r| r.model))
+            .chain(agent.policy.fallbacks().iter().copied())
+            .chain(agent.policy.routes().iter().filter_map(|r| r.model))
             .find(|m| *m == self.model)
     }
 }
@@ -103,7 +103,7 @@ mod tests {
         name: "faq",
         description: "",
         model: "@cf/a",
-        system: "",
+        system: crate::tools::template::Prompt::Text(""),
         history_window: 4,
         max_tokens: 64,
         temperature: None,

@@ -143,6 +143,11 @@ pub fn fit_tokens(window: &[Message], max_tokens: u32) -> &[Message] {
     &window[start..]
 }
 
+/// The largest message stored, in bytes of content: a row of Durable Object SQLite holds at most
+/// 2 MB, and a turn whose insert failed halfway would have to be undone. Longer contents (a huge
+/// tool result) are cut, and say so.
+pub const MAX_STORED_CONTENT: usize = 1 << 20;
+
 /// `content` cut to at most `max` bytes (at a character boundary), saying how much was cut.
 pub fn cut(content: &str, max: usize) -> String {
     if content.len() <= max {

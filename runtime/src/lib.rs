@@ -14,6 +14,7 @@
 //! the chat endpoint, and [`page`] (feature `page`) is the chat page served at `/`.
 
 pub mod agent;
+pub mod answer;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -28,6 +29,7 @@ pub mod ownership;
 pub mod page;
 pub mod policy;
 pub mod ratelimit;
+pub mod recent;
 pub mod routing;
 pub mod sse;
 pub mod step;

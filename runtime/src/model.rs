@@ -533,7 +533,7 @@ mod tests {
             name: "a",
             description: "",
             model: "@cf/m",
-            system: "Be brief.",
+            system: crate::tools::template::Prompt::Text("Be brief."),
             history_window: 10,
             max_tokens: 64,
             temperature: None,

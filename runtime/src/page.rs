@@ -79,7 +79,7 @@ mod tests {
         name: "weather",
         description: "Says </script><b>the weather</b> /*SCRIPT*/",
         model: "@cf/m",
-        system: "",
+        system: crate::tools::template::Prompt::Text(""),
         history_window: 4,
         max_tokens: 10,
         temperature: None,

@@ -87,6 +87,49 @@ impl ToolPolicy {
     };
 }
 
+/// What the Worker applies of the policy: a part whose runtime feature is off is never compiled
+/// in (the `cfg!` makes it a constant `None` or empty list, and the code behind it dead). The
+/// generated crate turns on the features its agents' policies use, so nothing is lost.
+impl Policy {
+    /// The routing rules (feature `routing`).
+    pub fn routes(&self) -> &'static [RouteRule] {
+        if cfg!(feature = "routing") {
+            self.routes
+        } else {
+            &[]
+        }
+    }
+
+    /// The fallback models (feature `routing`).
+    pub fn fallbacks(&self) -> &'static [&'static str] {
+        if cfg!(feature = "routing") {
+            self.fallbacks
+        } else {
+            &[]
+        }
+    }
+
+    /// The response cache (feature `cache`).
+    pub fn cache(&self) -> Option<CachePolicy> {
+        self.cache.filter(|_| cfg!(feature = "cache"))
+    }
+
+    /// The rate limit (feature `rate-limit`).
+    pub fn rate_limit(&self) -> Option<RateLimitPolicy> {
+        self.rate_limit.filter(|_| cfg!(feature = "rate-limit"))
+    }
+
+    /// API-key auth (feature `auth`).
+    pub fn auth(&self) -> Option<AuthPolicy> {
+        self.auth.filter(|_| cfg!(feature = "auth"))
+    }
+
+    /// CORS (feature `cors`).
+    pub fn cors(&self) -> Option<&CorsPolicy> {
+        self.cors.as_ref().filter(|_| cfg!(feature = "cors"))
+    }
+}
+
 /// A routing rule.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RouteRule {

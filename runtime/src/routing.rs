@@ -31,7 +31,7 @@ impl Decision {
     /// The models to try in order: the chosen one, then the agent's fallbacks (each once).
     pub fn chain(&self, agent: &AgentSpec) -> Vec<&'static str> {
         let mut chain = vec![self.model];
-        for model in agent.policy.fallbacks {
+        for model in agent.policy.fallbacks() {
             if !chain.contains(model) {
                 chain.push(model);
             }
@@ -50,7 +50,7 @@ pub fn parse_label(agent: &AgentSpec, label: &str) -> Option<usize> {
     label
         .parse::<usize>()
         .ok()
-        .filter(|i| *i < agent.policy.routes.len())
+        .filter(|i| *i < agent.policy.routes().len())
 }
 
 /// The index of the first rule matching `message` and the request's headers (`header` looks a
@@ -63,14 +63,14 @@ pub fn choose(
     let chars = message.chars().count();
     agent
         .policy
-        .routes
+        .routes()
         .iter()
         .position(|rule| matches(&rule.when, agent, message, chars, header))
 }
 
 /// The model and tools of a rule (or of the agent, for `None`).
 pub fn decision(agent: &'static AgentSpec, rule: Option<usize>) -> Decision {
-    let route: Option<&RouteRule> = rule.and_then(|i| agent.policy.routes.get(i));
+    let route: Option<&RouteRule> = rule.and_then(|i| agent.policy.routes().get(i));
     let model = route.and_then(|r| r.model).unwrap_or(agent.model);
     let tools = match route.and_then(|r| r.tools) {
         Some(names) => agent
@@ -218,7 +218,7 @@ mod tests {
         name: "a",
         description: "",
         model: "@cf/main",
-        system: "",
+        system: crate::tools::template::Prompt::Text(""),
         history_window: 10,
         max_tokens: 64,
         temperature: None,

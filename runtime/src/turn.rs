@@ -369,7 +369,11 @@ async fn run_tool<B: Backend>(
     call: &AssembledCall,
 ) -> Result<Value, String> {
     let name = &call.call.name;
-    let Some(tool) = tools.iter().copied().find(|t| t.name == name) else {
+    // Without the `tools` feature no agent of the Worker has tools: none of this is compiled in.
+    let found = cfg!(feature = "tools")
+        .then(|| tools.iter().copied().find(|t| t.name == name))
+        .flatten();
+    let Some(tool) = found else {
         let known: Vec<&str> = tools.iter().map(|t| t.name).collect();
         return Err(format!(
             "there is no tool named `{name}`; the tools are: {}",
@@ -425,7 +429,7 @@ mod tests {
         name: "weather",
         description: "",
         model: "@cf/test",
-        system: "Be brief.",
+        system: crate::tools::template::Prompt::Text("Be brief."),
         history_window: 10,
         max_tokens: 100,
         temperature: None,

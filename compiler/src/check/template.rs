@@ -1,75 +1,19 @@
-//! Checks minijinja templates: the system prompt and the templates of HTTP tools.
+//! Checks templates (agentc's template language, [`crate::template`]): the system prompt and
+//! the templates of HTTP tools.
 //!
 //! A template must parse, and may use only the variables of its place (documented in the
 //! schema): `now`, `agent` and `session` in the system prompt; `args`, `secrets` and `now` in an
 //! HTTP tool. `args.X` must be a parameter of the tool and `secrets.X` a secret the agent lists.
-//! Filters must be minijinja's or agentc's. Every finding points at the true line and column,
-//! also inside `|` blocks.
+//! Filters must be ones the compiled code implements, with their number of arguments. What
+//! passes here is exactly what codegen compiles into Rust. Every finding points at the true line
+//! and column, also inside `|` blocks.
 
 use super::{suggest, Checker};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
+use crate::template::{self, Base, FILTERS};
 use crate::yaml::{value_position, Node};
 use std::collections::BTreeSet;
-
-/// Filters a template may use: minijinja's built-ins and the ones the agentc runtime adds.
-pub const FILTERS: &[&str] = &[
-    "abs",
-    "attr",
-    "batch",
-    "bool",
-    "capitalize",
-    "chain",
-    "count",
-    "d",
-    "date",
-    "datetime",
-    "default",
-    "dictsort",
-    "e",
-    "escape",
-    "first",
-    "float",
-    "format",
-    "groupby",
-    "indent",
-    "int",
-    "items",
-    "join",
-    "last",
-    "length",
-    "lines",
-    "list",
-    "lower",
-    "map",
-    "max",
-    "min",
-    "pprint",
-    "reject",
-    "rejectattr",
-    "replace",
-    "reverse",
-    "round",
-    "safe",
-    "select",
-    "selectattr",
-    "slice",
-    "sort",
-    "split",
-    "string",
-    "sum",
-    "title",
-    "tojson",
-    "trim",
-    "unique",
-    "upper",
-    "urlencode",
-    "urlencode_segment",
-    "zip",
-];
-
-/// Functions minijinja provides to every template.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug"];
 
 /// Where a template is, which decides the variables it may use.
 pub enum Scope<'a> {
@@ -104,6 +48,12 @@ impl Scope<'_> {
             _ => None,
         }
     }
+
+    /// Whether a variable is only usable through its attributes (the compiled prompt has no
+    /// object value for `agent` or `session`).
+    fn needs_attribute(&self, var: &str) -> bool {
+        matches!((self, var), (Scope::System, "agent" | "session"))
+    }
 }
 
 /// Checks one template. `what` names it in messages (`system`, `` `url` of tool `x` ``). Returns the
@@ -118,51 +68,58 @@ pub(crate) fn check(
     let Some(source) = node.as_str() else {
         return used;
     };
-    if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+    if !template::is_template(source) {
         return used;
     }
-    let env = minijinja::Environment::new();
-    let template = match env.template_from_str(source) {
+    let template = match template::parse(source) {
         Ok(template) => template,
         Err(err) => {
-            let at = err.range().map_or(0, |r| r.start);
-            let detail = err.detail().unwrap_or("the template does not parse");
+            let detail = &err.message;
             let help = if detail.contains("end of variable block") {
                 "`{{ ... }}` prints a value and must be closed with `}}`"
-            } else if detail.contains("end of block") || detail.contains("unknown statement") {
-                "`{% ... %}` is a statement (`if`, `for`, `set`, ...) and must be closed with `%}`"
+            } else if detail.contains("end of block") || detail.contains("statement") {
+                "`{% ... %}` is `if`, `elif`, `else` or `endif`, and must be closed with `%}`"
             } else {
-                "templates use minijinja (Jinja2) syntax: `{{ value | filter }}`, `{% if ... %}...{% endif %}`"
+                "templates are `{{ value | filter }}`, `{% if value %}...{% endif %}` and `{# comments #}`"
             };
             let diag = Diagnostic::error(
                 "E0205",
                 format!("template syntax error in {what}: {detail}"),
             )
-            .at(point(cx, node, at))
+            .at(point(cx, node, err.at))
             .help(help);
             cx.report(None, diag);
             return used;
         }
     };
-    let tokens = tokens(source);
-    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
-    names.sort();
-    let mut reported = BTreeSet::new();
-    for name in names {
-        let mut parts = name.split('.');
-        let var = parts.next().unwrap_or_default();
-        let attr = parts.next();
-        if GLOBALS.contains(&var) {
+    let exprs = template.exprs();
+    // Each variable (with its first attribute) once, by name, at its first use.
+    let mut names: Vec<Use> = Vec::new();
+    for expr in &exprs {
+        let Base::Path(path) = &expr.base else {
             continue;
+        };
+        let (var, at) = &path[0];
+        let attr = path.get(1).cloned();
+        if !names
+            .iter()
+            .any(|(v, a, _)| v == var && a.as_ref().map(|a| &a.0) == attr.as_ref().map(|a| &a.0))
+        {
+            names.push((var.clone(), attr, *at));
         }
+    }
+    names.sort_by(|a, b| {
+        (&a.0, a.1.as_ref().map(|x| &x.0)).cmp(&(&b.0, b.1.as_ref().map(|x| &x.0)))
+    });
+    let mut reported = BTreeSet::new();
+    for (var, attr, var_at) in names {
         let known = scope.variables();
-        if !known.contains(&var) {
-            if reported.insert(var.to_owned()) {
-                let at = find_name(&tokens, var, None).unwrap_or(0);
+        if !known.contains(&var.as_str()) {
+            if reported.insert(var.clone()) {
                 let diag =
                     Diagnostic::error("E0206", format!("unknown variable `{var}` in {what}"))
-                        .at(point(cx, node, at))
-                        .help(match suggest(var, known.iter().copied()) {
+                        .at(point(cx, node, var_at))
+                        .help(match suggest(&var, known.iter().copied()) {
                             Some(best) => format!(
                                 "did you mean `{best}`? The variables here are: {}",
                                 known.join(", ")
@@ -173,17 +130,36 @@ pub(crate) fn check(
             }
             continue;
         }
-        let (Some(attr), Some(allowed)) = (attr, scope.attributes(var)) else {
+        let Some(allowed) = scope.attributes(&var) else {
+            continue;
+        };
+        let Some((attr, at)) = attr else {
+            if scope.needs_attribute(&var) && reported.insert(var.clone()) {
+                let diag = Diagnostic::error(
+                    "E0206",
+                    format!("`{var}` is used without an attribute in {what}"),
+                )
+                .at(point(cx, node, var_at))
+                .help(format!(
+                    "use one of: {}",
+                    allowed
+                        .iter()
+                        .map(|a| format!("`{var}.{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                cx.report(None, diag);
+            }
             continue;
         };
         if var == "secrets" {
-            used.insert(attr.to_owned());
+            used.insert(attr.clone());
         }
-        if allowed.contains(&attr) || !reported.insert(name.clone()) {
+        let name = format!("{var}.{attr}");
+        if allowed.contains(&attr.as_str()) || !reported.insert(name) {
             continue;
         }
-        let at = find_name(&tokens, var, Some(attr)).unwrap_or(0);
-        let (code, message, fallback) = match var {
+        let (code, message, fallback) = match var.as_str() {
             "args" => (
                 "E0206",
                 format!("`args.{attr}` in {what}: the tool has no parameter `{attr}`"),
@@ -204,7 +180,7 @@ pub(crate) fn check(
                 format!("`{var}` has: {}", allowed.join(", ")),
             ),
         };
-        let help = match suggest(attr, allowed.iter().copied()) {
+        let help = match suggest(&attr, allowed.iter().copied()) {
             Some(best) => format!("did you mean `{var}.{best}`?"),
             None => fallback,
         };
@@ -215,23 +191,47 @@ pub(crate) fn check(
                 .help(help),
         );
     }
-    for token in tokens.iter().filter(|t| t.kind == Kind::Filter) {
-        if FILTERS.contains(&token.text.as_str()) || !reported.insert(format!("|{}", token.text)) {
+    let names: Vec<&str> = FILTERS.iter().map(|f| f.0).collect();
+    for filter in exprs.iter().flat_map(|e| &e.filters) {
+        let arity = FILTERS.iter().find(|f| f.0 == filter.name);
+        let problem = match arity {
+            None => Some((
+                format!("unknown filter `{}` in {what}", filter.name),
+                match suggest(&filter.name, names.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("the filters are: {}", names.join(", ")),
+                },
+            )),
+            Some((name, min, max)) if !(*min..=*max).contains(&filter.args.len()) => Some((
+                format!(
+                    "the filter `{name}` takes {} in {what}, not {}",
+                    match (min, max) {
+                        (0, 0) => "no arguments".to_string(),
+                        (a, b) if a == b => format!("{a} argument(s)"),
+                        (a, b) => format!("{a} to {b} arguments"),
+                    },
+                    filter.args.len()
+                ),
+                "filter arguments are string literals or whole numbers, in parentheses".to_string(),
+            )),
+            Some(_) => None,
+        };
+        let Some((message, help)) = problem else {
+            continue;
+        };
+        if !reported.insert(format!("|{}", filter.name)) {
             continue;
         }
-        let diag = Diagnostic::error(
-            "E0207",
-            format!("unknown filter `{}` in {what}", token.text),
-        )
-        .at(point(cx, node, token.at))
-        .help(match suggest(&token.text, FILTERS.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => "filters are minijinja's built-ins plus `date` and `datetime`".to_string(),
-        });
+        let diag = Diagnostic::error("E0207", message)
+            .at(point(cx, node, filter.at))
+            .help(help);
         cx.report(None, diag);
     }
     used
 }
+
+/// A variable, its first attribute (with its offset) if any, and the variable's offset.
+type Use = (String, Option<(String, usize)>, usize);
 
 /// The span of one character of a template, in the file.
 fn point(cx: &Checker<'_>, node: &Node, byte: usize) -> Span {
@@ -242,100 +242,4 @@ fn point(cx: &Checker<'_>, node: &Node, byte: usize) -> Span {
         ..start
     };
     Span::new(start, end)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// A name on its own.
-    Name,
-    /// A name after `.`.
-    Attr,
-    /// A name after `|`.
-    Filter,
-}
-
-struct Token {
-    kind: Kind,
-    text: String,
-    /// Byte offset in the template.
-    at: usize,
-}
-
-/// The names inside a template's `{{ }}` and `{% %}` tags (strings and comments skipped), for
-/// finding where a variable or filter is used.
-fn tokens(source: &str) -> Vec<Token> {
-    let bytes = source.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut in_tag = false;
-    let mut last = b' ';
-    while i < bytes.len() {
-        let b = bytes[i];
-        let next = bytes.get(i + 1).copied().unwrap_or(0);
-        if !in_tag {
-            if b == b'{' && next == b'#' {
-                i = source[i..].find("#}").map_or(bytes.len(), |j| i + j + 2);
-                continue;
-            }
-            if b == b'{' && (next == b'{' || next == b'%') {
-                in_tag = true;
-                last = b' ';
-                i += 2;
-                continue;
-            }
-            i += 1;
-            continue;
-        }
-        if next == b'}' && (b == b'}' || b == b'%') {
-            in_tag = false;
-            i += 2;
-            continue;
-        }
-        if b == b'"' || b == b'\'' {
-            i = source[i + 1..]
-                .find(b as char)
-                .map_or(bytes.len(), |j| i + j + 2);
-            last = b'"';
-            continue;
-        }
-        if b.is_ascii_alphabetic() || b == b'_' {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
-            }
-            let kind = match last {
-                b'.' => Kind::Attr,
-                b'|' => Kind::Filter,
-                _ => Kind::Name,
-            };
-            out.push(Token {
-                kind,
-                text: source[start..i].to_owned(),
-                at: start,
-            });
-            last = b'a';
-            continue;
-        }
-        if !b.is_ascii_whitespace() {
-            last = b;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Where `var` (or `var.attr`) is first used.
-fn find_name(tokens: &[Token], var: &str, attr: Option<&str>) -> Option<usize> {
-    tokens.iter().enumerate().find_map(|(i, t)| {
-        if t.kind != Kind::Name || t.text != var {
-            return None;
-        }
-        match attr {
-            None => Some(t.at),
-            Some(attr) => match tokens.get(i + 1) {
-                Some(next) if next.kind == Kind::Attr && next.text == attr => Some(next.at),
-                _ => None,
-            },
-        }
-    })
 }

@@ -25,12 +25,15 @@ pub const BLOCK_END: &str = "# <<< agentc";
 /// The first line of the `wrangler.toml` earlier agentc versions owned whole.
 const OLD_HEADER: &str = "# Written by `agentc build`. agentc owns this file";
 
-/// The generated crate's `Cargo.toml`, with the runtime's `features` (see
-/// [`super::runtime_features`]).
+/// The generated crate's `Cargo.toml`. `features` are the runtime features the agents use
+/// (see [`super::runtime_features`]); the runtime's defaults are off, so nothing else is
+/// compiled in. The release profile is for size (which is also start-up time): `opt-level =
+/// "z"`, no debug info or symbol names, `panic = "abort"`, and `wasm-opt -Oz` after
+/// wasm-bindgen.
 pub fn cargo_toml(layout: &Layout, features: &[&str]) -> String {
-    let features = features
-        .iter()
-        .map(|f| format!("{f:?}"))
+    let features: String = std::iter::once("worker")
+        .chain(features.iter().copied())
+        .map(|f| format!("\"{f}\""))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
@@ -45,7 +48,7 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-agentc-runtime = {{ path = "{runtime}", features = [{features}] }}
+agentc-runtime = {{ path = "{runtime}", default-features = false, features = [{features}] }}
 worker = "={worker}"
 wasm-bindgen = "={bindgen}"
 serde = {{ version = "1", features = ["derive"] }}
@@ -53,16 +56,22 @@ serde_json = "1"
 
 [profile.release]
 lto = true
-opt-level = "s"
+opt-level = "z"
 codegen-units = 1
+panic = "abort"
+debug = false
+strip = true
+
+[package.metadata.wasm-pack.profile.release]
+wasm-opt = ["-Oz"]
 
 # The generated crate is a workspace of its own, apart from any project around it.
 [workspace]
 "#,
         runtime = layout.runtime_path,
-        features = features,
         worker = WORKER_VERSION,
         bindgen = WASM_BINDGEN_VERSION,
+        features = features,
     )
 }
 

@@ -20,9 +20,10 @@ pub mod manifest;
 /// The naming plan is a function of the IR ([`crate::ir::names`]); codegen reads it from there.
 pub use crate::ir::names;
 mod spec;
+mod templates;
 pub mod types;
 
-use crate::ir::{Project, ToolKind};
+use crate::ir::{Builtin, Project, ToolKind};
 use names::{ModuleNode, ModuleTree, Plan, AGENTS_MODULE};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -95,14 +96,52 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
     }
 }
 
-/// The features of `agentc-runtime` the Worker is built with: `worker` always, `page` (the chat
-/// page at `/`) when an agent is listed in it.
+/// The runtime features the project's agents use, in a fixed order: `tools` (any tool),
+/// `http-tools`, `calculator`, `clock`, `routing` (rules or fallbacks), `cache`, `rate-limit`,
+/// `auth`, `cors`, `page` (the chat page at `/`, when an agent is listed in it). A feature no
+/// agent uses is left out, and with it its code.
 pub fn runtime_features(project: &Project) -> Vec<&'static str> {
-    let mut features = vec!["worker"];
-    if project.agents.iter().any(|a| a.page) {
-        features.push("page");
+    let mut used = std::collections::BTreeSet::new();
+    for agent in &project.agents {
+        if !agent.tools.is_empty() {
+            used.insert(0);
+        }
+        for tool in &agent.tools {
+            match tool.kind {
+                ToolKind::Http(_) => used.insert(1),
+                ToolKind::Builtin(Builtin::Calculator) => used.insert(2),
+                ToolKind::Builtin(Builtin::Clock) => used.insert(3),
+                ToolKind::Rust { .. } => false,
+            };
+        }
+        if !agent.routes.is_empty() || !agent.model.fallbacks.is_empty() {
+            used.insert(4);
+        }
+        for (on, feature) in [
+            (agent.page, 9),
+            (agent.cache.is_some(), 5),
+            (agent.rate_limit.is_some(), 6),
+            (agent.auth.is_some(), 7),
+            (agent.cors.is_some(), 8),
+        ] {
+            if on {
+                used.insert(feature);
+            }
+        }
     }
-    features
+    const FEATURES: [&str; 10] = [
+        "tools",
+        "http-tools",
+        "calculator",
+        "clock",
+        "routing",
+        "cache",
+        "rate-limit",
+        "auth",
+        "cors",
+        "page",
+    ];
+    used.into_iter().map(|i| FEATURES[i]).collect()
 }
 
 /// The chat page's static and the fetch handler's call: without a listed agent, no page (and
@@ -340,5 +379,90 @@ fn rust_tool_wrapper(
                 ::serde_json::to_value(output).map_err(|err| ::std::format!(#not_json))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::{check_files, SourceFile};
+
+    fn project(files: &[(&str, &str)]) -> Project {
+        let files = files
+            .iter()
+            .map(|(path, text)| SourceFile {
+                path: PathBuf::from(path),
+                text: (*text).to_owned(),
+            })
+            .collect();
+        let checked = check_files(files);
+        assert!(!checked.has_errors(), "{}", checked.render());
+        checked.project.expect("a project")
+    }
+
+    const PLAIN: &str =
+        "name: plain\nmodel: \"@cf/meta/llama-3.1-8b-instruct\"\nsystem: Be brief.\n";
+
+    #[test]
+    fn features_no_agent_uses_are_left_out() {
+        assert_eq!(
+            runtime_features(&project(&[("plain.yaml", PLAIN)])),
+            Vec::<&str>::new()
+        );
+        let layout = Layout {
+            runtime_path: "../runtime".into(),
+            project_path: "..".into(),
+            main_path: "build/index.js".into(),
+            worker_name: "w".into(),
+        };
+        let toml = manifest::cargo_toml(&layout, &[]);
+        assert!(
+            toml.contains(r#"default-features = false, features = ["worker"]"#),
+            "{toml}"
+        );
+        let cached = "name: cached\nmodel: \"@cf/meta/llama-3.1-8b-instruct\"\nsystem: x\n\
+                      cache: { ttl: 1h }\ntools:\n  - name: calculator\n    builtin: calculator\n";
+        assert_eq!(
+            runtime_features(&project(&[("plain.yaml", PLAIN), ("cached.yaml", cached)])),
+            ["tools", "calculator", "cache"]
+        );
+    }
+
+    #[test]
+    fn every_feature_of_an_agent_is_turned_on() {
+        let everything = include_str!("../../../bench/projects/everything/agents/everything.yaml");
+        assert_eq!(
+            runtime_features(&project(&[("everything.yaml", everything)])),
+            [
+                "tools",
+                "http-tools",
+                "calculator",
+                "clock",
+                "routing",
+                "cache",
+                "rate-limit",
+                "auth",
+                "cors"
+            ]
+        );
+    }
+
+    #[test]
+    fn templates_compile_into_closures_and_plain_text_stays_text() {
+        let templated = "name: t\nmodel: \"@cf/meta/llama-3.1-8b-instruct\"\n\
+                         system: \"Hi {{ session.id | default('none') }}{% if not agent.description %}!{% endif %}\"\n";
+        let layout = Layout {
+            runtime_path: "../runtime".into(),
+            project_path: "..".into(),
+            main_path: "build/index.js".into(),
+            worker_name: "w".into(),
+        };
+        let lib = lib_rs(&project(&[("t.yaml", templated)]), &layout);
+        assert!(lib.contains("Prompt::Compiled"), "{lib}");
+        assert!(lib.contains("filters::default"), "{lib}");
+        assert!(lib.contains(".truthy()"), "{lib}");
+        assert!(!lib.contains("{{"), "no template source is left: {lib}");
+        let lib = lib_rs(&project(&[("plain.yaml", PLAIN)]), &layout);
+        assert!(lib.contains("Prompt::Text(\"Be brief.\")"), "{lib}");
     }
 }

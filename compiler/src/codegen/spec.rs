@@ -10,7 +10,7 @@ pub fn agent_spec(agent: &Agent, plan: &AgentPlan) -> TokenStream {
     let name = &agent.name;
     let description = agent.description.as_deref().unwrap_or_default();
     let model = &agent.model.id;
-    let system = &agent.system;
+    let system = super::templates::prompt(agent);
     let window = agent.history.window;
     let max_tokens = agent.model.max_tokens;
     let max_steps = agent.max_steps;
@@ -216,8 +216,12 @@ fn http_spec(http: &HttpTool, secrets: &[String]) -> TokenStream {
         allow_hosts,
         max_response_bytes,
     } = http;
-    let headers = headers.iter().map(|(name, value)| quote!((#name, #value)));
-    let body = option(body.as_ref().map(|b| quote!(#b)));
+    let url = super::templates::http(url);
+    let headers = headers.iter().map(|(name, value)| {
+        let value = super::templates::http(value);
+        quote!((#name, #value))
+    });
+    let body = option(body.as_deref().map(super::templates::http));
     quote! {
         ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
             method: #method,

@@ -30,11 +30,20 @@ impl Backend for WorkerBackend {
     }
 
     async fn run_tool(&self, tool: &'static ToolSpec, arguments: Value) -> Result<Value, String> {
+        // A kind of tool no agent of the Worker has is not compiled in (its feature is off).
         match tool.kind {
-            ToolKind::Builtin(Builtin::Calculator) => builtin::calculate(&arguments),
-            ToolKind::Builtin(Builtin::Clock) => clock(&arguments),
-            ToolKind::Http(spec) => fetch_tool::run(&self.env, &spec, &arguments).await,
+            ToolKind::Builtin(Builtin::Calculator) if cfg!(feature = "calculator") => {
+                builtin::calculate(&arguments)
+            }
+            ToolKind::Builtin(Builtin::Clock) if cfg!(feature = "clock") => clock(&arguments),
+            ToolKind::Http(spec) if cfg!(feature = "http-tools") => {
+                fetch_tool::run(&self.env, &spec, &arguments).await
+            }
             ToolKind::Rust(function) => (function.0)(arguments).await,
+            _ => Err(format!(
+                "the tool `{}` is not compiled into this Worker",
+                tool.name
+            )),
         }
     }
 

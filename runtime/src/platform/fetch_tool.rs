@@ -18,11 +18,11 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
     }
     let context = json!({ "args": arguments, "secrets": secrets, "now": super::backend::now() });
     // Rendering errors name the template, never its rendered text, which may hold secrets.
-    let render = |what: &str, source: &str| {
+    let render = |what: &str, source: &template::Template| {
         template::render(source, &context)
             .map_err(|err| format!("rendering the {what} failed: {err}"))
     };
-    let url = render("url", spec.url)?;
+    let url = render("url", &spec.url)?;
     let url = ssrf::check_listed_url(&url, spec.allow_hosts).map_err(|err| err.to_string())?;
     let headers = Headers::new();
     for (name, value) in spec.headers {
@@ -34,7 +34,7 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
                 format!("invalid header {name}: the rendered value is not a valid header value")
             })?;
     }
-    let body = spec.body.map(|body| render("body", body)).transpose()?;
+    let body = spec.body.map(|body| render("body", &body)).transpose()?;
     // As documented: a body is JSON unless the tool's headers say otherwise.
     let typed = spec
         .headers

@@ -59,9 +59,9 @@ pub async fn handle(
     // at (a method it does not allow); otherwise any agent's policy that allows the origin.
     let agent = agent.or_else(|| path_agent(agents, &req.path()));
     let policy = match agent {
-        Some(agent) => agent.policy.cors.as_ref(),
+        Some(agent) => agent.policy.cors(),
         None => cors::pick(
-            agents.iter().filter_map(|a| a.policy.cors.as_ref()),
+            agents.iter().filter_map(|a| a.policy.cors()),
             origin.as_deref(),
         ),
     };
@@ -80,9 +80,9 @@ fn preflight(
     origin: Option<&str>,
 ) -> worker::Result<Option<Response>> {
     let policy = if path == "/v1/chat/completions" {
-        cors::pick(agents.iter().filter_map(|a| a.policy.cors.as_ref()), origin)
+        cors::pick(agents.iter().filter_map(|a| a.policy.cors()), origin)
     } else {
-        path_agent(agents, path).and_then(|a| a.policy.cors.as_ref())
+        path_agent(agents, path).and_then(|a| a.policy.cors())
     };
     let Some(policy) = policy else {
         return Ok(None);
@@ -382,7 +382,7 @@ fn authenticate(
     agent: &AgentSpec,
     headers: &Headers,
 ) -> Result<Option<Digest32>, ApiError> {
-    let Some(policy) = agent.policy.auth else {
+    let Some(policy) = agent.policy.auth() else {
         return Ok(None);
     };
     let authorization = header(headers, "authorization");
@@ -416,7 +416,7 @@ async fn rate_limit(
     reserve: u64,
     extra: &mut Extra,
 ) -> Result<Option<String>, ApiError> {
-    let Some(policy) = agent.policy.rate_limit else {
+    let Some(policy) = agent.policy.rate_limit() else {
         return Ok(None);
     };
     let ip = || {

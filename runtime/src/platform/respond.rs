@@ -11,23 +11,24 @@
 use super::backend::{self, WorkerBackend};
 use super::{cache as cache_api, limiter};
 use crate::agent::{AgentSpec, ToolSpec};
+use crate::answer::{self, AfterTurn, Finish};
 use crate::api::ApiError;
 use crate::cache::{self, CachedAnswer};
-use crate::history::{Message, Role};
+use crate::history::Message;
 use crate::observe::TurnLog;
 use crate::openai::{CollectSink, Completion, StreamSink};
+use crate::policy::RateLimitPolicy;
+use crate::recent::Recent;
 use crate::routing;
-use crate::sse::{self, AgentSink, Usage};
-use crate::tools::template;
+use crate::sse::{self, AgentSink};
+use crate::tools::template::{Prompt, PromptContext};
 use crate::turn::{self, Backend, Outcome, Sink, Summary, Trace, TurnEvent, TurnInput};
 use crate::ui_stream::{self, UiSink};
-use futures_util::future::{select, Either};
 use futures_util::lock::OwnedMutexGuard;
 use futures_util::StreamExt;
+use std::cell::RefCell;
+use std::rc::Rc;
 use worker::{Env, Headers, Response, SqlStorage};
-
-/// How long a model may take to start answering before the next model of the chain is tried.
-pub const MODEL_START_TIMEOUT_MS: u32 = 60_000;
 
 /// How the client wants the answer.
 pub enum Format {
@@ -46,6 +47,8 @@ pub enum Format {
 pub struct Storage {
     pub store: fn(&SqlStorage, &[Message]) -> Result<(), ApiError>,
     pub sql: SqlStorage,
+    /// The session's newest messages in memory, appended to once the turn is stored.
+    pub recent: Rc<RefCell<Recent>>,
     /// Never read: holding it keeps the session's next turn waiting until this one is stored.
     #[allow(dead_code)]
     pub guard: OwnedMutexGuard<()>,
@@ -70,16 +73,49 @@ enum Source {
     Cached(CachedAnswer),
 }
 
-/// What happens after the turn, whatever its format.
+/// The platform side of what follows a turn (see [`answer::Finish`] for the order).
 struct After {
     env: Env,
-    agent: &'static AgentSpec,
     storage: Option<Storage>,
     /// The cache entry's URL and TTL, on a miss of an agent with a cache.
     cache_put: Option<(String, u64)>,
-    limiter: Option<String>,
-    log: TurnLog,
-    started: f64,
+    /// The caller's rate-limiter object and its policy.
+    limiter: Option<(String, RateLimitPolicy)>,
+}
+
+impl AfterTurn for After {
+    fn store(&mut self, messages: &[Message]) -> Result<(), ApiError> {
+        let Some(storage) = &self.storage else {
+            return Ok(());
+        };
+        let stored = (storage.store)(&storage.sql, messages);
+        let mut recent = storage.recent.borrow_mut();
+        match &stored {
+            Ok(()) => recent.append(messages),
+            Err(_) => recent.clear(),
+        }
+        stored
+    }
+
+    async fn cache(&mut self, answer: CachedAnswer) {
+        if let Some((url, ttl)) = &self.cache_put {
+            cache_api::put(url, &answer, *ttl).await;
+        }
+    }
+
+    async fn report_usage(&mut self, tokens: u64) {
+        if let Some((name, policy)) = &self.limiter {
+            limiter::report_usage(&self.env, name, policy, tokens).await;
+        }
+    }
+
+    fn log(&mut self, log: &TurnLog) {
+        emit(&self.env, log);
+    }
+
+    fn now_ms(&self) -> f64 {
+        backend::now_ms()
+    }
 }
 
 /// Starts the turn (a failure there is a JSON error), then answers.
@@ -94,15 +130,15 @@ pub async fn respond(
     let agent = request.agent;
     let decision = routing::decision(agent, request.route);
     let mut log = TurnLog::new(agent.name, request.session_id.as_deref(), decision.label());
-    let context = serde_json::json!({
-        "now": backend::now(),
-        "agent": { "name": agent.name, "description": agent.description, "model": agent.model },
-        "session": { "id": request.session_id },
-    });
-    let system = template::render(agent.system, &context)
-        .map_err(|err| ApiError::internal(format!("rendering the system prompt failed: {err}")))?;
+    let system = match agent.system {
+        Prompt::Text(text) => text.to_owned(),
+        compiled => compiled.render(&PromptContext {
+            now: &backend::now(),
+            session_id: request.session_id.as_deref(),
+        }),
+    };
 
-    let cache_url = agent.policy.cache.map(|policy| {
+    let cache_url = agent.policy.cache().map(|policy| {
         let url = cache::key_url(
             agent,
             decision.model,
@@ -124,6 +160,10 @@ pub async fn respond(
         (Some(_), Some(_)) => "hit",
         (Some(_), None) => "miss",
     };
+    let limiter = request
+        .limiter
+        .zip(agent.policy.rate_limit())
+        .filter(|(_, policy)| policy.token_budget.is_some());
     let (model, source) = match hit {
         Some((model, answer)) => (model, Source::Cached(answer)),
         None => {
@@ -136,17 +176,16 @@ pub async fn respond(
                 user_message: request.message.clone(),
             };
             let chain = decision.chain(agent);
-            match start(&backend, &chain, &input.first_inputs(), &mut log).await {
+            match answer::start(&backend, &chain, &input.first_inputs(), &mut log).await {
                 Ok((model, bytes)) => (model, Source::Model(bytes)),
                 Err(err) => {
+                    // No model answered: the turn's token reservation is released.
+                    if let Some((name, policy)) = &limiter {
+                        limiter::report_usage(&env, name, policy, 0).await;
+                    }
                     log.error = Some(err.code);
                     log.total_ms = (backend.now_ms() - started).max(0.0) as u64;
                     emit(&env, &log);
-                    // No model answered: the turn's token reservation is released.
-                    if let (Some(name), Some(policy)) = (&request.limiter, agent.policy.rate_limit)
-                    {
-                        limiter::report_usage(&env, name, &policy, 0).await;
-                    }
                     return Err(err);
                 }
             }
@@ -168,20 +207,23 @@ pub async fn respond(
         (Source::Model(_), Some(entry)) => Some(entry),
         _ => None,
     };
-    let after = After {
+    let finish = Finish {
+        log,
+        started_ms: started,
+        cache: cache_put.is_some(),
+        report_usage: limiter.is_some(),
+    };
+    let mut after = After {
         env,
-        agent,
         storage,
         cache_put,
-        limiter: request.limiter,
-        log,
-        started,
+        limiter,
     };
     let tools = decision.tools;
     let (history, message) = (request.history, request.message);
 
     if let Format::Completion(completion) = &format {
-        let mut sink = Recorder::new(CollectSink::default(), after.cache_put.is_some());
+        let mut sink = Recorder::new(CollectSink::default(), finish.cache);
         let outcome = run(
             &backend, agent, model, tools, &system, history, message, source, &mut sink,
         )
@@ -191,7 +233,9 @@ pub async fn respond(
         let collected = sink.inner;
         return match outcome {
             Outcome::Completed { messages, summary } => {
-                after.complete(&messages, &summary, deltas, &trace).await?;
+                finish
+                    .complete(&mut after, &messages, &summary, deltas, &trace)
+                    .await?;
                 let response = json_response(&completion.whole(&collected.answer, &summary))?;
                 let merged = merge(&headers, &response);
                 Ok(response.with_headers(merged))
@@ -200,7 +244,7 @@ pub async fn respond(
                 let (code, message) = collected
                     .error
                     .unwrap_or(("model_error", "the turn failed".into()));
-                after.fail(&outcome, &trace).await;
+                finish.fail(&mut after, &outcome, &trace).await;
                 Err(ApiError::new(502, code, message))
             }
         };
@@ -210,7 +254,7 @@ pub async fn respond(
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
     let session_id = request.session_id;
     worker::wasm_bindgen_futures::spawn_local(async move {
-        let after = after;
+        let mut after = after;
         let send = {
             let frames = frames.clone();
             move |frame: String| frames.unbounded_send(frame).is_ok()
@@ -231,7 +275,7 @@ pub async fn respond(
             }
             _ => Box::new(AgentSink(send)),
         };
-        let mut recorder = Recorder::new(&mut *sink, after.cache_put.is_some());
+        let mut recorder = Recorder::new(&mut *sink, finish.cache);
         let (outcome, trace) = run(
             &backend,
             agent,
@@ -246,10 +290,13 @@ pub async fn respond(
         .await;
         let deltas = recorder.deltas.take();
         let Outcome::Completed { messages, summary } = outcome else {
-            after.fail(&outcome, &trace).await;
+            finish.fail(&mut after, &outcome, &trace).await;
             return;
         };
-        if let Err(err) = after.complete(&messages, &summary, deltas, &trace).await {
+        if let Err(err) = finish
+            .complete(&mut after, &messages, &summary, deltas, &trace)
+            .await
+        {
             sink.event(TurnEvent::Error {
                 code: "storage_error",
                 message: &err.message,
@@ -293,31 +340,6 @@ impl<F: FnMut(String) -> bool> Framing for UiSink<F> {
     }
 }
 
-/// Starts the first model of `chain` that starts answering.
-async fn start(
-    backend: &WorkerBackend,
-    chain: &[&'static str],
-    inputs: &str,
-    log: &mut TurnLog,
-) -> Result<(&'static str, backend::ModelBytes), ApiError> {
-    let mut errors = Vec::new();
-    for &model in chain {
-        let call = std::pin::pin!(backend.call_model(model, inputs));
-        let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
-        let error = match select(call, timeout).await {
-            Either::Left((Ok(bytes), _)) => return Ok((model, bytes)),
-            Either::Left((Err(err), _)) => format!("{model}: {err}"),
-            Either::Right(((), _)) => format!(
-                "{model}: no answer within {} s",
-                MODEL_START_TIMEOUT_MS / 1000
-            ),
-        };
-        log.failed_models.push(model);
-        errors.push(error);
-    }
-    Err(ApiError::model_failed(errors.join("; ")))
-}
-
 /// Runs the turn from the model's stream, or replays a cached answer.
 #[allow(clippy::too_many_arguments)]
 async fn run(
@@ -344,85 +366,11 @@ async fn run(
             };
             turn::run(backend, input, first, sink, &mut trace).await
         }
-        Source::Cached(answer) => {
-            for delta in &answer.deltas {
-                if trace.first_delta_ms.is_none() {
-                    trace.first_delta_ms = Some(backend.now_ms());
-                }
-                if !sink.event(TurnEvent::Delta(delta)) {
-                    return (Outcome::Disconnected, trace);
-                }
-            }
-            Outcome::Completed {
-                messages: vec![
-                    Message::new(Role::User, message),
-                    Message::new(Role::Assistant, answer.text()),
-                ],
-                summary: Summary {
-                    model,
-                    steps: 0,
-                    usage: Usage::default(),
-                },
-            }
+        Source::Cached(cached) => {
+            answer::replay(backend, &cached, model, message, sink, &mut trace)
         }
     };
     (outcome, trace)
-}
-
-impl After {
-    /// Stores a completed turn, caches its answer when it may be, reports its token usage and
-    /// logs it. The client hears `done` only after this.
-    async fn complete(
-        mut self,
-        messages: &[Message],
-        summary: &Summary,
-        deltas: Option<Vec<String>>,
-        trace: &Trace,
-    ) -> Result<(), ApiError> {
-        if let Some(storage) = &self.storage {
-            if let Err(err) = (storage.store)(&storage.sql, messages) {
-                self.log.error = Some("storage_error");
-                self.finish(trace);
-                return Err(err);
-            }
-        }
-        if let (Some((url, ttl)), Some(deltas)) = (&self.cache_put, deltas) {
-            if summary.steps == 1 && cache::cacheable(messages) {
-                let answer = CachedAnswer {
-                    model: summary.model.to_owned(),
-                    deltas,
-                };
-                cache_api::put(url, &answer, *ttl).await;
-            }
-        }
-        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
-            let tokens = summary.usage.prompt_tokens + summary.usage.completion_tokens;
-            limiter::report_usage(&self.env, name, &policy, tokens).await;
-        }
-        self.finish(trace);
-        Ok(())
-    }
-
-    /// Logs a turn that stored nothing; the tokens it used still count against the caller's
-    /// token budget.
-    async fn fail(mut self, outcome: &Outcome, trace: &Trace) {
-        self.log.error = Some(match outcome {
-            Outcome::Failed { code } => *code,
-            Outcome::Disconnected => "disconnected",
-            Outcome::Completed { .. } => "none",
-        });
-        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
-            let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
-            limiter::report_usage(&self.env, name, &policy, tokens).await;
-        }
-        self.finish(trace);
-    }
-
-    fn finish(&mut self, trace: &Trace) {
-        self.log.record(trace, self.started);
-        self.log.total_ms = (backend::now_ms() - self.started).max(0.0).round() as u64;
-        emit(&self.env, &self.log);
-    }
 }
 
 /// Writes the turn's log line, and its data point when the Worker has an Analytics Engine

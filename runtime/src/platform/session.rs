@@ -17,11 +17,13 @@ use crate::api::{self, ApiError};
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
 use crate::ownership::{self, Admission};
+use crate::recent::Recent;
 use crate::routing;
 use crate::ui_stream::{self, UiChat};
 use futures_util::lock::Mutex;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
@@ -47,11 +49,6 @@ const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
 /// The most turns that may wait for a session's lock behind the running one.
 pub const MAX_WAITING_TURNS: u32 = 8;
 
-/// The largest message stored, in bytes of content: a row of Durable Object SQLite holds at most
-/// 2 MB, and a turn whose insert failed halfway would have to be undone. Longer contents (a huge
-/// tool result) are cut, and say so.
-const MAX_STORED_CONTENT: usize = 1 << 20;
-
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
     sql: SqlStorage,
@@ -65,6 +62,8 @@ pub struct SessionObject {
     waiting: std::cell::Cell<u32>,
     /// Whether this instance has scheduled its limiter's cleanup alarm.
     alarm_set: std::cell::Cell<bool>,
+    /// The newest stored messages, once read (see [`crate::recent`]).
+    recent: Rc<RefCell<Recent>>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
@@ -104,6 +103,7 @@ impl SessionObject {
             turn_lock: Arc::new(Mutex::new(())),
             waiting: std::cell::Cell::new(0),
             alarm_set: std::cell::Cell::new(false),
+            recent: Rc::default(),
         }
     }
 
@@ -311,6 +311,7 @@ impl SessionObject {
         let storage = respond::Storage {
             store,
             sql: self.sql.clone(),
+            recent: self.recent.clone(),
             guard,
         };
         respond::respond(self.env.clone(), request, format, Some(storage)).await
@@ -318,6 +319,9 @@ impl SessionObject {
 
     /// The newest `window` stored messages, oldest first.
     fn load_window(&self, window: u32) -> Result<Vec<Message>, ApiError> {
+        if let Some(messages) = self.recent.borrow().get() {
+            return Ok(messages.to_vec());
+        }
         let rows: Vec<StoredMessage> = self
             .sql
             .exec(
@@ -326,7 +330,11 @@ impl SessionObject {
             )
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        Ok(to_messages(rows))
+        let messages = to_messages(rows);
+        self.recent
+            .borrow_mut()
+            .fill(messages.clone(), window as usize);
+        Ok(messages)
     }
 
     /// What a request of `owner` may do with this session.
@@ -412,6 +420,7 @@ impl SessionObject {
     /// Deletes the session, after the running turn (if any) has stored its messages.
     async fn forget(&self, session_id: &str, owner: &str) -> Result<Response, ApiError> {
         let _guard = self.turn_lock.lock().await;
+        self.recent.borrow_mut().clear();
         if self.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(session_id));
         }
@@ -483,19 +492,25 @@ fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
 
 fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     let now = worker::Date::now().as_millis() as i64;
-    for message in messages {
-        let tool_calls = (!message.tool_calls.is_empty())
-            .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
-        let values = vec![
-            SqlStorageValue::from(message.role.as_str()),
-            SqlStorageValue::from(history::cut(&message.content, MAX_STORED_CONTENT)),
-            SqlStorageValue::from(tool_calls),
-            SqlStorageValue::from(message.tool_call_id.clone()),
-            SqlStorageValue::from(message.name.clone()),
-            SqlStorageValue::from(now),
-        ];
+    for rows in messages.chunks(100) {
+        let mut values = Vec::with_capacity(rows.len() * 6);
+        for message in rows {
+            let tool_calls = (!message.tool_calls.is_empty())
+                .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
+            values.extend([
+                SqlStorageValue::from(message.role.as_str()),
+                SqlStorageValue::from(history::cut(&message.content, history::MAX_STORED_CONTENT)),
+                SqlStorageValue::from(tool_calls),
+                SqlStorageValue::from(message.tool_call_id.clone()),
+                SqlStorageValue::from(message.name.clone()),
+                SqlStorageValue::from(now),
+            ]);
+        }
+        let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
         sql.exec(
-            "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            &format!(
+                "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES {placeholders}"
+            ),
             values,
         )
         .map_err(storage_error)?;

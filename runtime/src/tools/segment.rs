@@ -1,7 +1,7 @@
 //! The `urlencode_segment` template filter: an argument made safe to stand as one segment of a
 //! URL's path (or as a host name).
 //!
-//! minijinja's `urlencode` leaves `/` and `.` as they are, and URLs are parsed with WHATWG rules,
+//! The `urlencode` filter leaves `/` and `.` as they are, and URLs are parsed with WHATWG rules,
 //! which resolve dot segments: `https://api.test/v1/carts/{{ args.id | urlencode }}` with
 //! `id = "../../users/42"` calls `https://api.test/users/42`. This filter percent-encodes every
 //! byte except ASCII letters, digits, `-`, `_`, `~` and `.`, and refuses a value that is empty,

@@ -5,7 +5,9 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "browsable",
         description: "Talks to people from the chat page.",
         model: "@cf/meta/llama-3.1-8b-instruct",
-        system: "You are a helpful agent.",
+        system: ::agentc_runtime::tools::template::Prompt::Text(
+            "You are a helpful agent.",
+        ),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::None,

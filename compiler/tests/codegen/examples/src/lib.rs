@@ -63,7 +63,20 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "orders",
         description: "Tells customers where their orders are.",
         model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        system: "You are the order desk of Example Ltd. Look orders up with `lookup_order` before you answer,\nand say plainly when an order number is unknown. Today is {{ now | date }}.\n",
+        system: ::agentc_runtime::tools::template::Prompt::Compiled(|
+            cx: &::agentc_runtime::tools::template::PromptContext<'_>,
+        | -> ::std::string::String {
+            let mut out = ::std::string::String::with_capacity(169usize);
+            out.push_str(
+                "You are the order desk of Example Ltd. Look orders up with `lookup_order` before you answer,\nand say plainly when an order number is unknown. Today is ",
+            );
+            (::agentc_runtime::tools::template::filters::date(
+                ::agentc_runtime::tools::template::Val::str(cx.now),
+            ))
+                .write(&mut out);
+            out.push_str(".\n");
+            out
+        }),
         history_window: 8u32,
         max_tokens: 400u32,
         temperature: ::core::option::Option::None,
@@ -108,7 +121,9 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "weather",
         description: "Answers weather questions, concisely.",
         model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        system: "You are a helpful AI agent. Be concise and accurate.\nFor weather questions, call get_weather, then answer in one sentence from its result.\n",
+        system: ::agentc_runtime::tools::template::Prompt::Text(
+            "You are a helpful AI agent. Be concise and accurate.\nFor weather questions, call get_weather, then answer in one sentence from its result.\n",
+        ),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::None,
@@ -120,7 +135,22 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"location\":{\"description\":\"City name, e.g. Paris\",\"type\":\"string\"}},\"required\":[\"location\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "GET",
-                    url: "https://wttr.in/{{ args.location | urlencode_segment }}?format=j1",
+                    url: ::agentc_runtime::tools::template::Template::Compiled(|
+                        cx: &::serde_json::Value,
+                    | -> ::core::result::Result<
+                        ::std::string::String,
+                        ::std::string::String,
+                    > {
+                        let mut out = ::std::string::String::with_capacity(65usize);
+                        out.push_str("https://wttr.in/");
+                        (::agentc_runtime::tools::template::filters::urlencode_segment(
+                            ::agentc_runtime::tools::template::Val::json(cx.get("args"))
+                                .attr("location"),
+                        )?)
+                            .write(&mut out);
+                        out.push_str("?format=j1");
+                        ::core::result::Result::Ok(out)
+                    }),
                     headers: &[],
                     body: ::core::option::Option::None,
                     timeout_ms: 3000u32,

@@ -248,7 +248,9 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "catalog",
         description: "Finds products and reorders past orders.",
         model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        system: "You help shoppers of Example Ltd find products.",
+        system: ::agentc_runtime::tools::template::Prompt::Text(
+            "You help shoppers of Example Ltd find products.",
+        ),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::None,
@@ -260,9 +262,44 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"anything\":{\"type\":\"array\"},\"category\":{\"description\":\"Where to look.\",\"enum\":[\"books\",\"home & garden\",\"2nd-hand\",\"self\"],\"type\":\"string\"},\"extra\":{\"description\":\"Free-form options.\",\"type\":\"object\"},\"filters\":{\"description\":\"Narrower searches.\",\"properties\":{\"brands\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"size\":{\"properties\":{\"height\":{\"type\":\"number\"},\"unit\":{\"enum\":[\"cm\",\"in\"],\"type\":\"string\"},\"width\":{\"type\":\"number\"}},\"required\":[\"width\"],\"type\":\"object\"}},\"type\":\"object\"},\"in_stock\":{\"default\":true,\"type\":\"boolean\"},\"limits\":{\"default\":[10,20],\"items\":{\"type\":\"integer\"},\"type\":\"array\"},\"lines\":{\"description\":\"Items to price together.\",\"items\":{\"properties\":{\"qty\":{\"minimum\":1,\"type\":\"integer\"},\"sku\":{\"type\":\"string\"}},\"required\":[\"sku\"],\"type\":\"object\"},\"type\":\"array\"},\"max_price\":{\"description\":\"Upper bound, in EUR.\",\"minimum\":0,\"type\":\"number\"},\"orderId\":{\"description\":\"An order to search around.\",\"type\":\"string\"},\"page\":{\"default\":1,\"minimum\":1,\"type\":\"integer\"},\"query\":{\"description\":\"What to look for.\",\"maxLength\":200,\"minLength\":2,\"type\":\"string\"},\"rating\":{\"description\":\"Fewest stars.\",\"enum\":[1,2,3,4,5],\"type\":\"integer\"},\"sort\":{\"default\":\"relevance\",\"enum\":[\"relevance\",\"price_asc\",\"price_desc\"],\"type\":\"string\"},\"type\":{\"description\":\"A keyword as a name.\",\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "POST",
-                    url: "https://catalog.example.com/search",
-                    headers: &[("Authorization", "Bearer {{ secrets.CATALOG_TOKEN }}")],
-                    body: ::core::option::Option::Some("{{ args | tojson }}"),
+                    url: ::agentc_runtime::tools::template::Template::Text(
+                        "https://catalog.example.com/search",
+                    ),
+                    headers: &[
+                        (
+                            "Authorization",
+                            ::agentc_runtime::tools::template::Template::Compiled(|
+                                cx: &::serde_json::Value,
+                            | -> ::core::result::Result<
+                                ::std::string::String,
+                                ::std::string::String,
+                            > {
+                                let mut out = ::std::string::String::with_capacity(34usize);
+                                out.push_str("Bearer ");
+                                (::agentc_runtime::tools::template::Val::json(
+                                        cx.get("secrets"),
+                                    )
+                                    .attr("CATALOG_TOKEN"))
+                                    .write(&mut out);
+                                ::core::result::Result::Ok(out)
+                            }),
+                        ),
+                    ],
+                    body: ::core::option::Option::Some(
+                        ::agentc_runtime::tools::template::Template::Compiled(|
+                            cx: &::serde_json::Value,
+                        | -> ::core::result::Result<
+                            ::std::string::String,
+                            ::std::string::String,
+                        > {
+                            let mut out = ::std::string::String::with_capacity(19usize);
+                            (::agentc_runtime::tools::template::filters::tojson(
+                                ::agentc_runtime::tools::template::Val::json(cx.get("args")),
+                            ))
+                                .write(&mut out);
+                            ::core::result::Result::Ok(out)
+                        }),
+                    ),
                     timeout_ms: 5000u32,
                     allow_hosts: &["catalog.example.com"],
                     max_response_bytes: 65536u32,
@@ -344,7 +381,15 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "help-desk",
         description: "Answers order questions.",
         model: "@cf/mistralai/mistral-small-3.1-24b-instruct",
-        system: "You answer questions about orders. Session {{ session.id }}.",
+        system: ::agentc_runtime::tools::template::Prompt::Compiled(|
+            cx: &::agentc_runtime::tools::template::PromptContext<'_>,
+        | -> ::std::string::String {
+            let mut out = ::std::string::String::with_capacity(60usize);
+            out.push_str("You answer questions about orders. Session ");
+            (::agentc_runtime::tools::template::Val::opt(cx.session_id)).write(&mut out);
+            out.push('.');
+            out
+        }),
         history_window: 10u32,
         max_tokens: 300u32,
         temperature: ::core::option::Option::Some(0.3f32),

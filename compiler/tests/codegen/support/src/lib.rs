@@ -39,7 +39,15 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "support-desk",
         description: "Helps customers with their orders.",
         model: "@cf/mistralai/mistral-small-3.1-24b-instruct",
-        system: "You help customers of Example Ltd. Session {{ session.id }}. Be brief and polite.\n",
+        system: ::agentc_runtime::tools::template::Prompt::Compiled(|
+            cx: &::agentc_runtime::tools::template::PromptContext<'_>,
+        | -> ::std::string::String {
+            let mut out = ::std::string::String::with_capacity(82usize);
+            out.push_str("You help customers of Example Ltd. Session ");
+            (::agentc_runtime::tools::template::Val::opt(cx.session_id)).write(&mut out);
+            out.push_str(". Be brief and polite.\n");
+            out
+        }),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::None,
@@ -51,12 +59,50 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"priority\":{\"default\":\"normal\",\"enum\":[\"low\",\"normal\",\"high\"],\"type\":\"string\"},\"subject\":{\"maxLength\":120,\"type\":\"string\"},\"tags\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"subject\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "POST",
-                    url: "https://tickets.example.com/api/tickets",
+                    url: ::agentc_runtime::tools::template::Template::Text(
+                        "https://tickets.example.com/api/tickets",
+                    ),
                     headers: &[
-                        ("Authorization", "Bearer {{ secrets.TICKETS_TOKEN }}"),
-                        ("Content-Type", "application/json"),
+                        (
+                            "Authorization",
+                            ::agentc_runtime::tools::template::Template::Compiled(|
+                                cx: &::serde_json::Value,
+                            | -> ::core::result::Result<
+                                ::std::string::String,
+                                ::std::string::String,
+                            > {
+                                let mut out = ::std::string::String::with_capacity(34usize);
+                                out.push_str("Bearer ");
+                                (::agentc_runtime::tools::template::Val::json(
+                                        cx.get("secrets"),
+                                    )
+                                    .attr("TICKETS_TOKEN"))
+                                    .write(&mut out);
+                                ::core::result::Result::Ok(out)
+                            }),
+                        ),
+                        (
+                            "Content-Type",
+                            ::agentc_runtime::tools::template::Template::Text(
+                                "application/json",
+                            ),
+                        ),
                     ],
-                    body: ::core::option::Option::Some("{{ args | tojson }}"),
+                    body: ::core::option::Option::Some(
+                        ::agentc_runtime::tools::template::Template::Compiled(|
+                            cx: &::serde_json::Value,
+                        | -> ::core::result::Result<
+                            ::std::string::String,
+                            ::std::string::String,
+                        > {
+                            let mut out = ::std::string::String::with_capacity(19usize);
+                            (::agentc_runtime::tools::template::filters::tojson(
+                                ::agentc_runtime::tools::template::Val::json(cx.get("args")),
+                            ))
+                                .write(&mut out);
+                            ::core::result::Result::Ok(out)
+                        }),
+                    ),
                     timeout_ms: 5000u32,
                     allow_hosts: &["tickets.example.com"],
                     max_response_bytes: 8192u32,

@@ -48,7 +48,34 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "forecast",
         description: "Answers weather questions.",
         model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        system: "You are {{ agent.name }}, a concise weather agent.\nToday is {{ now | date }}.\n{% if agent.description %}Your job: {{ agent.description | lower }}{% endif %}\n",
+        system: ::agentc_runtime::tools::template::Prompt::Compiled(|
+            cx: &::agentc_runtime::tools::template::PromptContext<'_>,
+        | -> ::std::string::String {
+            let mut out = ::std::string::String::with_capacity(157usize);
+            out.push_str("You are ");
+            (::agentc_runtime::tools::template::Val::str("forecast")).write(&mut out);
+            out.push_str(", a concise weather agent.\nToday is ");
+            (::agentc_runtime::tools::template::filters::date(
+                ::agentc_runtime::tools::template::Val::str(cx.now),
+            ))
+                .write(&mut out);
+            out.push_str(".\n");
+            if (::agentc_runtime::tools::template::Val::str(
+                "Answers weather questions.",
+            ))
+                .truthy()
+            {
+                out.push_str("Your job: ");
+                (::agentc_runtime::tools::template::filters::lower(
+                    ::agentc_runtime::tools::template::Val::str(
+                        "Answers weather questions.",
+                    ),
+                ))
+                    .write(&mut out);
+            }
+            out.push('\n');
+            out
+        }),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::Some(0.2f32),
@@ -60,8 +87,41 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"location\":{\"description\":\"City name\",\"type\":\"string\"}},\"required\":[\"location\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "GET",
-                    url: "https://api.example.com/weather?q={{ args.location | urlencode }}",
-                    headers: &[("Authorization", "Bearer {{ secrets.WEATHER_KEY }}")],
+                    url: ::agentc_runtime::tools::template::Template::Compiled(|
+                        cx: &::serde_json::Value,
+                    | -> ::core::result::Result<
+                        ::std::string::String,
+                        ::std::string::String,
+                    > {
+                        let mut out = ::std::string::String::with_capacity(65usize);
+                        out.push_str("https://api.example.com/weather?q=");
+                        (::agentc_runtime::tools::template::filters::urlencode(
+                            ::agentc_runtime::tools::template::Val::json(cx.get("args"))
+                                .attr("location"),
+                        ))
+                            .write(&mut out);
+                        ::core::result::Result::Ok(out)
+                    }),
+                    headers: &[
+                        (
+                            "Authorization",
+                            ::agentc_runtime::tools::template::Template::Compiled(|
+                                cx: &::serde_json::Value,
+                            | -> ::core::result::Result<
+                                ::std::string::String,
+                                ::std::string::String,
+                            > {
+                                let mut out = ::std::string::String::with_capacity(32usize);
+                                out.push_str("Bearer ");
+                                (::agentc_runtime::tools::template::Val::json(
+                                        cx.get("secrets"),
+                                    )
+                                    .attr("WEATHER_KEY"))
+                                    .write(&mut out);
+                                ::core::result::Result::Ok(out)
+                            }),
+                        ),
+                    ],
                     body: ::core::option::Option::None,
                     timeout_ms: 3000u32,
                     allow_hosts: &["api.example.com"],
