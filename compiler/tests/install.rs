@@ -364,10 +364,7 @@ fn an_installed_agentc_inits_checks_builds_deploys_and_serves_outside_the_reposi
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, events) = chat(
-        listen,
-        r#"{"message":"What is the weather in Paris?"}"#,
-    );
+    let (status, events) = chat(listen, r#"{"message":"What is the weather in Paris?"}"#);
     assert!(status.ends_with("200 OK"), "{status}");
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(names[..2], ["tool_call", "tool_result"], "{events:?}");
