@@ -90,6 +90,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     })?;
     let files = project::read_files(&paths, &opts.root).map_err(|d| BuildError::Io(d.message))?;
     let mut checked = project::check_files(files);
+    crate::mcp_lock::apply(&mut checked, &opts.root);
     let Some(project) = checked.project.clone().filter(|_| !checked.has_errors()) else {
         return Err(BuildError::Invalid(Box::new(checked)));
     };

@@ -18,6 +18,8 @@ pub mod emit;
 pub mod fixtures;
 pub mod ir;
 pub mod keys;
+pub mod mcp_lock;
+pub mod mcp_pull;
 pub mod models;
 pub mod project;
 pub mod rust_tool;

@@ -47,6 +47,8 @@ pub static AGENT: Shape = Shape {
         "auth",
         "cors",
         "limits",
+        "mcp",
+        "approvals",
     ],
     children: &[
         ("model", Nest::Value, &MODEL),
@@ -58,6 +60,8 @@ pub static AGENT: Shape = Shape {
         ("auth", Nest::Value, &AUTH),
         ("cors", Nest::Value, &CORS),
         ("limits", Nest::Value, &LIMITS),
+        ("mcp", Nest::Items, &MCP_SERVER),
+        ("approvals", Nest::Value, &APPROVALS),
     ],
 };
 
@@ -85,6 +89,7 @@ pub static TOOL: Shape = Shape {
         "http",
         "rust",
         "builtin",
+        "approval",
     ],
     children: &[
         ("parameters", Nest::Value, &PARAMETERS),
@@ -200,6 +205,20 @@ pub static LIMITS: Shape = Shape {
     children: &[],
 };
 
+pub static MCP_SERVER: Shape = Shape {
+    what: "an MCP server",
+    schema: "/$defs/mcp_server",
+    keys: &["name", "url", "headers", "tools", "approval", "timeout_ms"],
+    children: &[],
+};
+
+pub static APPROVALS: Shape = Shape {
+    what: "`approvals`",
+    schema: "/properties/approvals",
+    keys: &["expires"],
+    children: &[],
+};
+
 /// Every shape, for tests and tools.
 pub static ALL: &[&Shape] = &[
     &AGENT,
@@ -217,6 +236,8 @@ pub static ALL: &[&Shape] = &[
     &AUTH,
     &CORS,
     &LIMITS,
+    &MCP_SERVER,
+    &APPROVALS,
 ];
 
 /// Reports every key of `node` (and of the mappings nested in it) that its shape does not know.

@@ -45,6 +45,8 @@
 //! | E0213 | required parameter that is not declared |
 //! | E0214, E0215 | HTTP tool host not allowed or templated; body with GET |
 //! | E0216, E0217, E0218 | header condition; `min_chars` over `max_chars`; builtin with parameters |
+//! | E0219, E0220 | duplicate MCP server; `approval` names a tool the server's `tools` lacks |
+//! | E0221, E0222 | an MCP tool the lock file's server lacks; an MCP header with a template |
 //! | W0201 | tools offered to a model without function calling |
 //! | W0202, W0203 | unreachable routing rule; unused secret |
 //! | W0204, W0205, W0206 | plain-HTTP tool; `needs_tools` without tools; body limit under input limit |
@@ -53,6 +55,7 @@
 mod catalogue;
 pub mod keys;
 mod lower;
+mod mcp;
 mod policy;
 mod rules;
 mod template;
@@ -72,6 +75,7 @@ pub const DEFAULT_MAX_STEPS: u32 = 4;
 pub const DEFAULT_HTTP_TIMEOUT_MS: u32 = 5000;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 65536;
 pub const DEFAULT_CORS_MAX_AGE_SECS: u64 = 600;
+pub const DEFAULT_APPROVAL_EXPIRES_SECS: u64 = 24 * 60 * 60;
 
 /// Checks a parsed agent file. `text` is the file's text, for positions inside strings. Returns
 /// the agent when there is no error, and every diagnostic in position order.

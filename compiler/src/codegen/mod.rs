@@ -83,7 +83,7 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
         crate_files: vec![
             File {
                 path: PathBuf::from("Cargo.toml"),
-                contents: manifest::cargo_toml(layout),
+                contents: manifest::cargo_toml(layout, &runtime_features(project)),
             },
             File {
                 path: PathBuf::from("src/lib.rs"),
@@ -92,6 +92,15 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
         ],
         wrangler_block: manifest::wrangler_block(project, layout),
     }
+}
+
+/// The runtime's optional features the project's agents use.
+pub fn runtime_features(project: &Project) -> Vec<&'static str> {
+    let mut features = Vec::new();
+    if project.agents.iter().any(|a| !a.mcp.is_empty()) {
+        features.push("mcp");
+    }
+    features
 }
 
 fn header(project: &Project) -> String {

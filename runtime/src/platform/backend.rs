@@ -35,6 +35,10 @@ impl Backend for WorkerBackend {
             ToolKind::Builtin(Builtin::Clock) => clock(&arguments),
             ToolKind::Http(spec) => fetch_tool::run(&self.env, &spec, &arguments).await,
             ToolKind::Rust(function) => (function.0)(arguments).await,
+            #[cfg(feature = "mcp")]
+            ToolKind::Mcp(mcp) => super::mcp::call(&self.env, &mcp, arguments).await,
+            #[cfg(not(feature = "mcp"))]
+            ToolKind::Mcp(_) => Err("this Worker was built without MCP support".into()),
         }
     }
 

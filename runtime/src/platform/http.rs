@@ -192,6 +192,23 @@ async fn route(
             let url = format!("https://session/history?session_id={session_id}");
             forward(env, agent, session_id, Method::Get, &url, None).await
         }
+        Route::Approve {
+            agent,
+            session_id,
+            call_id,
+        } => {
+            // Reaches the session the way reading it does: only its owner gets there.
+            let agent = find(agents, agent)?;
+            *known = Some(agent);
+            authenticate(env, agent, req.headers())?;
+            let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
+            let mut url = url::Url::parse("https://session/approval").expect("a valid URL");
+            url.query_pairs_mut()
+                .append_pair("agent", agent.name)
+                .append_pair("session_id", session_id)
+                .append_pair("call_id", call_id);
+            forward(env, agent, session_id, Method::Post, url.as_str(), Some(body)).await
+        }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
             *known = Some(agent);

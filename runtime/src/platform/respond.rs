@@ -12,6 +12,7 @@ use super::backend::{self, WorkerBackend};
 use super::{cache as cache_api, limiter};
 use crate::agent::{AgentSpec, ToolSpec};
 use crate::api::ApiError;
+use crate::approval::{self, Decision, PausedTurn, PendingCall};
 use crate::cache::{self, CachedAnswer};
 use crate::history::{Message, Role};
 use crate::observe::TurnLog;
@@ -64,6 +65,15 @@ pub struct Request {
 enum Source {
     Model(backend::ModelBytes),
     Cached(CachedAnswer),
+    /// A paused turn, going on after a decision on one of its calls.
+    Resumed(Resumed),
+}
+
+/// A paused turn and a decision on one of its calls (taken out of `paused.pending`).
+pub struct Resumed {
+    pub paused: PausedTurn,
+    pub call: PendingCall,
+    pub decision: Decision,
 }
 
 /// What happens after the turn, whatever its format.
@@ -85,10 +95,35 @@ pub async fn respond(
     format: Format,
     storage: Option<Storage>,
 ) -> Result<Response, ApiError> {
+    answer(env, request, None, format, storage).await
+}
+
+/// Goes on with a paused turn after a decision on one of its calls, and answers like a turn.
+pub async fn resume(
+    env: Env,
+    request: Request,
+    resumed: Resumed,
+    format: Format,
+    storage: Option<Storage>,
+) -> Result<Response, ApiError> {
+    answer(env, request, Some(resumed), format, storage).await
+}
+
+async fn answer(
+    env: Env,
+    request: Request,
+    resumed: Option<Resumed>,
+    format: Format,
+    storage: Option<Storage>,
+) -> Result<Response, ApiError> {
     let backend = WorkerBackend { env: env.clone() };
     let started = backend.now_ms();
     let agent = request.agent;
-    let decision = routing::decision(agent, request.route);
+    let mut decision = routing::decision(agent, request.route);
+    #[cfg(feature = "mcp")]
+    {
+        decision.tools = super::mcp::offered(&env, decision.tools).await;
+    }
     let mut log = TurnLog::new(agent.name, request.session_id.as_deref(), decision.label());
     let context = serde_json::json!({
         "now": backend::now(),
@@ -98,7 +133,7 @@ pub async fn respond(
     let system = template::render(agent.system, &context)
         .map_err(|err| ApiError::internal(format!("rendering the system prompt failed: {err}")))?;
 
-    let cache_url = agent.policy.cache.map(|policy| {
+    let cache_url = agent.policy.cache.filter(|_| resumed.is_none()).map(|policy| {
         let url = cache::key_url(
             agent,
             decision.model,
@@ -120,9 +155,19 @@ pub async fn respond(
         (Some(_), Some(_)) => "hit",
         (Some(_), None) => "miss",
     };
-    let (model, source) = match hit {
-        Some((model, answer)) => (model, Source::Cached(answer)),
-        None => {
+    let (model, source) = match (hit, resumed) {
+        (_, Some(resumed)) => {
+            // The model that answered the turn so far (one of the chain the turn could use).
+            let chain = decision.chain(agent);
+            let model = chain
+                .iter()
+                .copied()
+                .find(|m| *m == resumed.paused.model)
+                .unwrap_or(decision.model);
+            (model, Source::Resumed(resumed))
+        }
+        (Some((model, answer)), None) => (model, Source::Cached(answer)),
+        (None, None) => {
             let input = TurnInput {
                 agent,
                 model: decision.model,
@@ -187,6 +232,13 @@ pub async fn respond(
                 let merged = merge(&headers, &response);
                 Ok(response.with_headers(merged))
             }
+            Outcome::Paused(paused) => {
+                let summary = after.pause(&paused, &decision.label(), &trace).await?;
+                let body = completion.whole_tool_calls(&collected.answer, &paused.pending, &summary);
+                let response = json_response(&body)?;
+                let merged = merge(&headers, &response);
+                Ok(response.with_headers(merged))
+            }
             outcome => {
                 let (code, message) = collected
                     .error
@@ -197,6 +249,7 @@ pub async fn respond(
         };
     }
 
+    let label = decision.label();
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
     worker::wasm_bindgen_futures::spawn_local(async move {
         let after = after;
@@ -227,9 +280,32 @@ pub async fn respond(
         )
         .await;
         let deltas = recorder.deltas.take();
-        let Outcome::Completed { messages, summary } = outcome else {
-            after.fail(&outcome, &trace);
-            return;
+        let (messages, summary) = match outcome {
+            Outcome::Completed { messages, summary } => (messages, summary),
+            Outcome::Paused(paused) => {
+                // The stream ends with the waiting calls, once they are stored.
+                let end = match after.pause(&paused, &label, &trace).await {
+                    Ok(summary) => match &format {
+                        Format::CompletionChunks(completion) => {
+                            completion.finish_tool_calls(&paused.pending, &summary)
+                        }
+                        _ => paused.pending.iter().map(approval::required_frame).collect(),
+                    },
+                    Err(err) => {
+                        sink.event(TurnEvent::Error {
+                            code: "storage_error",
+                            message: &err.message,
+                        });
+                        return;
+                    }
+                };
+                let _ = frames.unbounded_send(end);
+                return;
+            }
+            outcome => {
+                after.fail(&outcome, &trace);
+                return;
+            }
         };
         if let Err(err) = after.complete(&messages, &summary, deltas, &trace).await {
             sink.event(TurnEvent::Error {
@@ -303,6 +379,23 @@ async fn run(
             };
             turn::run(backend, input, first, sink, &mut trace).await
         }
+        Source::Resumed(Resumed {
+            paused,
+            call,
+            decision,
+        }) => {
+            let resume = turn::Resume {
+                agent,
+                model,
+                tools,
+                system,
+                history,
+                paused,
+                call,
+                decision,
+            };
+            turn::resume(backend, resume, sink, &mut trace).await
+        }
         Source::Cached(answer) => {
             for delta in &answer.deltas {
                 if trace.first_delta_ms.is_none() {
@@ -362,11 +455,40 @@ impl After {
         Ok(())
     }
 
+    /// Stores a paused turn (a stateless request has nowhere to keep it: its client only
+    /// hears of the waiting calls), reports its token usage so far and logs it.
+    async fn pause(
+        mut self,
+        paused: &PausedTurn,
+        route: &str,
+        trace: &Trace,
+    ) -> Result<Summary, ApiError> {
+        if let Some(storage) = &self.storage {
+            if let Err(err) = super::approvals::save(&storage.sql, route, paused) {
+                self.log.error = Some("storage_error");
+                self.finish(trace);
+                return Err(err);
+            }
+        }
+        let model = self.log.model.unwrap_or(self.agent.model);
+        let summary = Summary {
+            model,
+            steps: paused.step,
+            usage: paused.usage,
+        };
+        if let (Some(name), Some(policy)) = (&self.limiter, self.agent.policy.rate_limit) {
+            let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
+            limiter::report_usage(&self.env, name, &policy, tokens).await;
+        }
+        self.finish(trace);
+        Ok(summary)
+    }
+
     fn fail(mut self, outcome: &Outcome, trace: &Trace) {
         self.log.error = Some(match outcome {
             Outcome::Failed { code } => *code,
             Outcome::Disconnected => "disconnected",
-            Outcome::Completed { .. } => "none",
+            Outcome::Completed { .. } | Outcome::Paused(_) => "none",
         });
         self.finish(trace);
     }

@@ -4,11 +4,13 @@
 //! time: a Durable Object interleaves requests while one awaits the model, so the object holds
 //! an async lock from the moment a turn reads history until it has stored its messages.
 
+use super::approvals;
 use super::http::error_response;
 use super::limiter::{self, Limiter};
 use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
+use crate::approval;
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
 use crate::routing;
@@ -58,6 +60,9 @@ impl SessionObject {
         let sql = state.storage().sql();
         if let Err(err) = sql.exec(SCHEMA, None) {
             worker::console_error!("agentc: could not create the messages table: {err}");
+        }
+        if let Err(err) = sql.exec(approvals::SCHEMA, None) {
+            worker::console_error!("agentc: could not create the paused-turn table: {err}");
         }
         SessionObject {
             sql,
@@ -120,6 +125,19 @@ impl SessionObject {
                     )),
                 }
             }
+            (Method::Post, "/approval") => {
+                let body = req.bytes().await?;
+                match query("agent").and_then(|name| agent::find(self.agents, &name)) {
+                    Some(agent) => {
+                        let session_id = query("session_id").unwrap_or_default();
+                        let call_id = query("call_id").unwrap_or_default();
+                        self.decide(agent, session_id, call_id, &body).await
+                    }
+                    None => Err(ApiError::internal(
+                        "the session was asked for an unknown agent",
+                    )),
+                }
+            }
             (Method::Get, "/history") => self.history(query("session_id").unwrap_or_default()),
             (Method::Delete, "/history") => self.forget(),
             _ => Err(ApiError::not_found("no such session operation")),
@@ -141,6 +159,7 @@ impl SessionObject {
         admitted: Admitted,
     ) -> Result<Response, ApiError> {
         let guard = self.turn_lock.clone().lock_owned().await;
+        approvals::refuse_if_waiting(&self.sql)?;
         let transcript = self.load_window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
         let request = respond::Request {
@@ -157,6 +176,44 @@ impl SessionObject {
             guard,
         };
         respond::respond(self.env.clone(), request, format, Some(storage)).await
+    }
+
+    /// A decision on a call of the paused turn: recorded (the call no longer waits) before the
+    /// tool runs, then the turn goes on and streams like a chat turn.
+    async fn decide(
+        &self,
+        agent: &'static AgentSpec,
+        session_id: String,
+        call_id: String,
+        body: &[u8],
+    ) -> Result<Response, ApiError> {
+        let decision = approval::parse_decision(body)?;
+        let guard = self.turn_lock.clone().lock_owned().await;
+        let (route, mut paused) =
+            approvals::load(&self.sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
+        let call = paused.take(&call_id, approvals::now_ms())?;
+        approvals::save(&self.sql, &route, &paused)?;
+        let transcript = self.load_window(agent.history_window)?;
+        let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        let request = respond::Request {
+            agent,
+            session_id: Some(session_id),
+            history,
+            message: String::new(),
+            route: routing::parse_label(agent, &route),
+            limiter: None,
+        };
+        let storage = respond::Storage {
+            store,
+            sql: self.sql.clone(),
+            guard,
+        };
+        let resumed = respond::Resumed {
+            paused,
+            call,
+            decision,
+        };
+        respond::resume(self.env.clone(), request, resumed, Format::Events, Some(storage)).await
     }
 
     /// The newest `window` stored messages, oldest first.
@@ -178,7 +235,11 @@ impl SessionObject {
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let body = serde_json::json!({ "session_id": session_id, "messages": to_messages(rows) });
+        let body = serde_json::json!({
+            "session_id": session_id,
+            "messages": to_messages(rows),
+            "pending_approvals": approvals::listed(&self.sql)?,
+        });
         respond::json_response(&body.to_string())
     }
 
@@ -186,6 +247,7 @@ impl SessionObject {
         self.sql
             .exec("DELETE FROM transcript", None)
             .map_err(storage_error)?;
+        approvals::clear(&self.sql)?;
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
@@ -234,5 +296,6 @@ fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
         )
         .map_err(storage_error)?;
     }
-    Ok(())
+    // A paused turn that has now completed waits no more.
+    approvals::clear(sql)
 }
