@@ -334,3 +334,53 @@ async fn the_openai_endpoint_reports_a_waiting_call_as_a_tool_call_finish() {
     assert_eq!(names(&events).last(), Some(&"done"));
     assert_eq!(server.calls().await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agentc_mcp_pull_records_the_servers_tools_and_check_then_knows_them() {
+    let server = McpServer::start(false).await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let root = root.path().to_path_buf();
+    std::fs::create_dir_all(root.join("agents")).unwrap();
+    let agent = |tools: &str| {
+        format!(
+            "name: calc\nmodel: \"@cf/meta/llama-3.3-70b-instruct-fp8-fast\"\nsystem: Arithmetic.\n\
+             secrets: [MCP_CALC_TOKEN]\nmcp:\n  - name: calc\n    url: http://{}/mcp\n    \
+             headers: {{ Authorization: \"Bearer {{{{ secrets.MCP_CALC_TOKEN }}}}\" }}\n    tools: [{tools}]\n",
+            server.addr
+        )
+    };
+    std::fs::write(root.join("agents/calc.yaml"), agent("add, multiply")).unwrap();
+    std::fs::write(root.join(".dev.vars"), format!("MCP_CALC_TOKEN={MCP_TOKEN}\n")).unwrap();
+    let check = |root: &std::path::Path| {
+        let paths = agentc::project::agent_files(&root.join("agents")).unwrap();
+        let files = agentc::project::read_files(&paths, root).unwrap();
+        let mut checked = agentc::project::check_files(files);
+        agentc::mcp_lock::apply(&mut checked, root);
+        checked
+    };
+    let checked = check(&root);
+    let project = checked.project.clone().expect("the agent checks");
+    let at = root.clone();
+    let pulled = tokio::task::spawn_blocking(move || agentc::mcp_pull::pull(&project, &at))
+        .await
+        .unwrap()
+        .expect("the pull succeeds");
+    assert_eq!(pulled.written.len(), 1);
+    assert_eq!(pulled.written[0].1, 4, "every tool of the server is recorded");
+    let lock = std::fs::read_to_string(root.join("agents/calc.mcp-lock.json")).unwrap();
+    let lock: Value = serde_json::from_str(&lock).unwrap();
+    let tools = &lock["servers"]["calc"]["tools"];
+    assert_eq!(tools["add"]["description"], "Adds two numbers.");
+    assert_eq!(tools["multiply"]["input_schema"]["required"], json!(["a", "b"]));
+    assert!(tools["wipe"].is_object());
+    assert_eq!(lock["servers"]["calc"]["protocol_version"], "2025-11-25");
+
+    // Now `agentc check` knows the server's tools: a misspelt one is an error.
+    std::fs::write(root.join("agents/calc.yaml"), agent("add, mutiply")).unwrap();
+    let rendered = check(&root).render();
+    assert!(
+        rendered.contains("the MCP server `calc` has no tool `mutiply`")
+            && rendered.contains("did you mean `multiply`?"),
+        "{rendered}"
+    );
+}

@@ -83,7 +83,7 @@ mod tests {
         );
         assert_eq!(
             parse("{{secrets.A}}-{x}").unwrap(),
-            [Part::Secret("A"), Part::Text("-"), Part::Text("{"), Part::Text("x}")]
+            [Part::Secret("A"), Part::Text("-{"), Part::Text("x}")]
         );
         for bad in ["{{ args.x }}", "{{ secrets.lower }}", "{% if x %}", "{{ secrets.A", "{{ now }}"] {
             assert!(parse(bad).is_err(), "{bad}");

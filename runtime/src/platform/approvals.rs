@@ -50,7 +50,7 @@ pub fn save(sql: &SqlStorage, route: &str, paused: &PausedTurn) -> Result<(), Ap
         "INSERT OR REPLACE INTO paused_turn (id, route, state, updated_at) VALUES (1, ?, ?, ?)",
         vec![
             SqlStorageValue::from(route),
-            SqlStorageValue::from(state),
+            SqlStorageValue::from(state.as_str()),
             SqlStorageValue::from(now),
         ],
     )

@@ -119,11 +119,13 @@ async fn answer(
     let backend = WorkerBackend { env: env.clone() };
     let started = backend.now_ms();
     let agent = request.agent;
-    let mut decision = routing::decision(agent, request.route);
+    let decision = routing::decision(agent, request.route);
+    // MCP tools get their servers' descriptions and parameters.
     #[cfg(feature = "mcp")]
-    {
-        decision.tools = super::mcp::offered(&env, decision.tools).await;
-    }
+    let decision = routing::Decision {
+        tools: super::mcp::offered(&env, decision.tools).await,
+        ..decision
+    };
     let mut log = TurnLog::new(agent.name, request.session_id.as_deref(), decision.label());
     let context = serde_json::json!({
         "now": backend::now(),
@@ -213,6 +215,7 @@ async fn answer(
         log,
         started,
     };
+    let label = decision.label();
     let tools = decision.tools;
     let (history, message) = (request.history, request.message);
 
@@ -233,7 +236,7 @@ async fn answer(
                 Ok(response.with_headers(merged))
             }
             Outcome::Paused(paused) => {
-                let summary = after.pause(&paused, &decision.label(), &trace).await?;
+                let summary = after.pause(&paused, &label, &trace).await?;
                 let body = completion.whole_tool_calls(&collected.answer, &paused.pending, &summary);
                 let response = json_response(&body)?;
                 let merged = merge(&headers, &response);
@@ -249,7 +252,6 @@ async fn answer(
         };
     }
 
-    let label = decision.label();
     let (frames, body) = futures_channel::mpsc::unbounded::<String>();
     worker::wasm_bindgen_futures::spawn_local(async move {
         let after = after;
