@@ -177,11 +177,13 @@ fn apply_to_agent(
         .unwrap_or_default();
     for (i, server) in agent.mcp.iter_mut().enumerate() {
         let node = servers.get(i);
-        let at = |diag: Diagnostic, node: Option<&Node>| match node {
-            Some(node) => diag.at(node.span),
-            None => diag,
-        }
-        .in_file(&agent.source);
+        let at = |diag: Diagnostic, node: Option<&Node>| {
+            match node {
+                Some(node) => diag.at(node.span),
+                None => diag,
+            }
+            .in_file(&agent.source)
+        };
         let Some(locked) = lock
             .servers
             .get(&server.name)

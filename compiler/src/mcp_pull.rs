@@ -73,7 +73,8 @@ pub fn pull(project: &ir::Project, root: &Path) -> Result<Pulled, String> {
             pulled.unchanged += 1;
             continue;
         }
-        std::fs::write(&path, text).map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+        std::fs::write(&path, text)
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
         pulled.written.push((shown, count));
     }
     Ok(pulled)

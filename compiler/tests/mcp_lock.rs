@@ -91,7 +91,11 @@ fn a_lock_file_names_the_server_tools_and_gives_their_schemas() {
     assert!(rendered.contains("agents/calc.yaml:9:"), "{rendered}");
     assert!(rendered.contains("did you mean `multiply`?"), "{rendered}");
 
-    std::fs::write(root.join("agents/calc.yaml"), AGENT.replace("TOOL", "multiply")).unwrap();
+    std::fs::write(
+        root.join("agents/calc.yaml"),
+        AGENT.replace("TOOL", "multiply"),
+    )
+    .unwrap();
     let checked = check(&root);
     assert!(checked.diagnostics.is_empty(), "{}", checked.render());
     let agent = &checked.project.as_ref().unwrap().agents[0];

@@ -141,9 +141,12 @@ pub fn parse_decision(body: &[u8]) -> Result<Decision, ApiError> {
     let body: Body = serde_json::from_slice(body).map_err(|err| {
         ApiError::bad_request("invalid_json", format!("invalid request body: {err}"))
     })?;
-    let reason = body
-        .reason
-        .map(|r| crate::limits::strip_controls(&r).chars().take(2000).collect());
+    let reason = body.reason.map(|r| {
+        crate::limits::strip_controls(&r)
+            .chars()
+            .take(2000)
+            .collect()
+    });
     Ok(if body.approve {
         Decision::Approve
     } else {
@@ -208,14 +211,21 @@ mod tests {
 
     #[test]
     fn decisions() {
-        assert_eq!(parse_decision(br#"{"approve":true}"#), Ok(Decision::Approve));
+        assert_eq!(
+            parse_decision(br#"{"approve":true}"#),
+            Ok(Decision::Approve)
+        );
         assert_eq!(
             parse_decision(br#"{"approve":false,"reason":"too\u0007 costly"}"#),
             Ok(Decision::Deny {
                 reason: Some("too costly".into())
             })
         );
-        for bad in [&br#"{}"#[..], br#"{"approve":"yes"}"#, br#"{"approve":true,"x":1}"#] {
+        for bad in [
+            &br#"{}"#[..],
+            br#"{"approve":"yes"}"#,
+            br#"{"approve":true,"x":1}"#,
+        ] {
             assert_eq!(parse_decision(bad).unwrap_err().status, 400);
         }
         assert_eq!(

@@ -125,7 +125,10 @@ async fn the_model_calls_an_mcp_tool_and_its_result_reaches_model_and_client() {
     ]}))
     .await;
     let events = stack.chat_events("mcp_calc", "What is 2 + 3?", "add").await;
-    assert_eq!(names(&events), ["tool_call", "tool_result", "delta", "done"]);
+    assert_eq!(
+        names(&events),
+        ["tool_call", "tool_result", "delta", "done"]
+    );
     let result = event(&events, "tool_result");
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(result["result"], json!({ "result": 5 }));
@@ -141,7 +144,10 @@ async fn the_model_calls_an_mcp_tool_and_its_result_reaches_model_and_client() {
     // The model was offered the allowed tools with the server's own descriptions and schemas,
     // and got the result back.
     let requests = stack.model_requests();
-    assert_eq!(offered(&requests[0]), ["calc_add", "calc_multiply", "calc_divide"]);
+    assert_eq!(
+        offered(&requests[0]),
+        ["calc_add", "calc_multiply", "calc_divide"]
+    );
     let add = &requests[0].inputs["tools"][0]["function"];
     assert_eq!(add["description"], "Adds two numbers.");
     assert_eq!(add["parameters"]["required"], json!(["a", "b"]));
@@ -157,7 +163,9 @@ async fn a_tool_the_allow_list_omits_is_never_offered_and_cannot_be_called() {
         { "text": "I cannot do that." },
     ]}))
     .await;
-    let events = stack.chat_events("mcp_calc", "Delete everything.", "wipe").await;
+    let events = stack
+        .chat_events("mcp_calc", "Delete everything.", "wipe")
+        .await;
     let result = event(&events, "tool_result");
     assert_eq!(result["ok"], false);
     let error = result["error"].as_str().unwrap();
@@ -195,7 +203,10 @@ async fn json_replies_work_and_a_wrong_token_or_an_error_result_is_a_tool_error(
     assert_eq!(results[0]["result"], json!({ "result": 2 }));
     assert_eq!(results[1]["ok"], false);
     let error = results[1]["error"].as_str().unwrap();
-    assert!(error.contains("MCP server `wrong`") && error.contains("HTTP 401"), "{error}");
+    assert!(
+        error.contains("MCP server `wrong`") && error.contains("HTTP 401"),
+        "{error}"
+    );
     assert!(!error.contains(MCP_TOKEN));
     assert_eq!(json_server.calls().await.len(), 1);
 
@@ -226,7 +237,11 @@ async fn a_call_that_needs_approval_waits_survives_a_restart_and_runs_once_appro
     // The session lists the waiting call; a new message is refused with it.
     let listed = session(&stack, "mul").await;
     assert_eq!(listed["pending_approvals"][0]["id"], id.as_str());
-    assert_eq!(listed["messages"], json!([]), "a paused turn is not stored yet");
+    assert_eq!(
+        listed["messages"],
+        json!([]),
+        "a paused turn is not stored yet"
+    );
     let refused = stack.chat("mcp_calc", "Hello?", "mul").await;
     assert_eq!(refused.status(), 409);
     let body: Value = refused.json().await.unwrap();
@@ -243,7 +258,10 @@ async fn a_call_that_needs_approval_waits_survives_a_restart_and_runs_once_appro
     assert_eq!(response.status(), 200);
     let events = EventStream::new(response).collect_all().await;
     assert_eq!(names(&events), ["tool_result", "delta", "done"]);
-    assert_eq!(event(&events, "tool_result")["result"], json!({ "result": 42 }));
+    assert_eq!(
+        event(&events, "tool_result")["result"],
+        json!({ "result": 42 })
+    );
     assert_eq!(answer(&events), "6 × 7 = 42.");
     let calls = server.calls().await;
     assert_eq!(calls.len(), 1, "{calls:?}");
@@ -285,7 +303,10 @@ async fn a_refused_call_does_not_run_and_the_model_hears_why() {
     assert_eq!(names(&events), ["tool_result", "delta", "done"]);
     let result = event(&events, "tool_result");
     assert_eq!(result["ok"], false);
-    assert_eq!(result["error"], "a person declined to run this call: not now");
+    assert_eq!(
+        result["error"],
+        "a person declined to run this call: not now"
+    );
     assert!(server.calls().await.is_empty());
     let requests = stack.model_requests();
     let tool = requests[1].inputs["messages"]
@@ -350,7 +371,11 @@ async fn agentc_mcp_pull_records_the_servers_tools_and_check_then_knows_them() {
         )
     };
     std::fs::write(root.join("agents/calc.yaml"), agent("add, multiply")).unwrap();
-    std::fs::write(root.join(".dev.vars"), format!("MCP_CALC_TOKEN={MCP_TOKEN}\n")).unwrap();
+    std::fs::write(
+        root.join(".dev.vars"),
+        format!("MCP_CALC_TOKEN={MCP_TOKEN}\n"),
+    )
+    .unwrap();
     let check = |root: &std::path::Path| {
         let paths = agentc::project::agent_files(&root.join("agents")).unwrap();
         let files = agentc::project::read_files(&paths, root).unwrap();
@@ -366,12 +391,18 @@ async fn agentc_mcp_pull_records_the_servers_tools_and_check_then_knows_them() {
         .unwrap()
         .expect("the pull succeeds");
     assert_eq!(pulled.written.len(), 1);
-    assert_eq!(pulled.written[0].1, 4, "every tool of the server is recorded");
+    assert_eq!(
+        pulled.written[0].1, 4,
+        "every tool of the server is recorded"
+    );
     let lock = std::fs::read_to_string(root.join("agents/calc.mcp-lock.json")).unwrap();
     let lock: Value = serde_json::from_str(&lock).unwrap();
     let tools = &lock["servers"]["calc"]["tools"];
     assert_eq!(tools["add"]["description"], "Adds two numbers.");
-    assert_eq!(tools["multiply"]["input_schema"]["required"], json!(["a", "b"]));
+    assert_eq!(
+        tools["multiply"]["input_schema"]["required"],
+        json!(["a", "b"])
+    );
     assert!(tools["wipe"].is_object());
     assert_eq!(lock["servers"]["calc"]["protocol_version"], "2025-11-25");
 

@@ -3,11 +3,11 @@
 //! Runs only after the schema and the semantic rules found no error, so types and references are
 //! known to be right; a value that is still not as expected yields `None` instead of a panic.
 
+use super::DEFAULT_APPROVAL_EXPIRES_SECS;
 use super::{
     parse_duration, DEFAULT_CORS_MAX_AGE_SECS, DEFAULT_HISTORY_WINDOW, DEFAULT_HTTP_TIMEOUT_MS,
 };
 use super::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STEPS, DEFAULT_MAX_TOKENS};
-use super::DEFAULT_APPROVAL_EXPIRES_SECS;
 use crate::ir;
 use crate::schema::to_json;
 use crate::yaml::Node;

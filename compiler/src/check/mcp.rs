@@ -4,10 +4,10 @@
 //! file, when there is one, by [`crate::mcp_lock`].)
 
 use super::{suggest, Checker};
-use agentc_runtime::mcp::headers::{self, Part};
 use crate::diagnostic::Diagnostic;
 use crate::ir::McpServer;
 use crate::yaml::Node;
+use agentc_runtime::mcp::headers::{self, Part};
 use std::collections::BTreeSet;
 
 /// Checks the servers; adds the names their tools are offered by to `tool_names` (reporting a
@@ -30,7 +30,9 @@ pub(crate) fn check(
         if servers.contains(&name) {
             let diag = Diagnostic::error("E0219", format!("duplicate MCP server name `{name}`"))
                 .at(name_node.span)
-                .help("server names prefix their tools' names (`<server>_<tool>`): make them unique");
+                .help(
+                    "server names prefix their tools' names (`<server>_<tool>`): make them unique",
+                );
             cx.report(None, diag);
         }
         servers.push(name);
@@ -40,7 +42,9 @@ pub(crate) fn check(
             .unwrap_or_default();
         let allowed: Vec<&str> = tools.iter().filter_map(|t| t.as_str()).collect();
         for tool in &tools {
-            let Some(tool_name) = tool.as_str() else { continue };
+            let Some(tool_name) = tool.as_str() else {
+                continue;
+            };
             let offered = McpServer::offered_name(name, tool_name);
             if tool_names.contains(&offered) {
                 let diag = Diagnostic::error(

@@ -209,9 +209,7 @@ fn tool_spec(agent: &Agent, tool: &Tool, plan: &AgentPlan, wrapper: Option<&str>
 /// The `approval` of a `ToolSpec`.
 fn approval(agent: &Agent, required: bool) -> TokenStream {
     let expires = agent.approval_expires_secs;
-    option(required.then(|| {
-        quote!(::agentc_runtime::agent::Approval { expires_secs: #expires })
-    }))
+    option(required.then(|| quote!(::agentc_runtime::agent::Approval { expires_secs: #expires })))
 }
 
 /// The `ToolSpec` of an allowed MCP tool: its description and parameters from the lock file,
@@ -225,7 +223,10 @@ fn mcp_tool_spec(agent: &Agent, server: &McpServer, tool: &McpTool) -> TokenStre
             true,
         ),
         None => (
-            format!("The tool `{}` of the MCP server `{}`.", tool.name, server.name),
+            format!(
+                "The tool `{}` of the MCP server `{}`.",
+                tool.name, server.name
+            ),
             r#"{"type":"object"}"#.to_owned(),
             false,
         ),

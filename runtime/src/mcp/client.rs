@@ -206,7 +206,9 @@ impl Registry {
             find(&list, mcp)?;
         }
         let params = json!({ "name": mcp.tool, "arguments": arguments });
-        let result = self.rpc(transport, mcp.server, "tools/call", params).await?;
+        let result = self
+            .rpc(transport, mcp.server, "tools/call", params)
+            .await?;
         protocol::tool_outcome(&result)
     }
 
@@ -261,10 +263,7 @@ impl Registry {
         if !(200..300).contains(&reply.status) {
             return Err(named(
                 server,
-                &format!(
-                    "notifications/initialized answered HTTP {}",
-                    reply.status
-                ),
+                &format!("notifications/initialized answered HTTP {}", reply.status),
             ));
         }
         self.state(server, |s| s.session = Some(session.clone()));

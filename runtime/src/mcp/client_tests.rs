@@ -70,7 +70,10 @@ impl FakeServer {
         let (content_type, body) = if self.json {
             ("application/json", message.to_string())
         } else {
-            ("text/event-stream", format!("event: message\ndata: {message}\n\n"))
+            (
+                "text/event-stream",
+                format!("event: message\ndata: {message}\n\n"),
+            )
         };
         Reply {
             status,
@@ -90,7 +93,9 @@ impl Transport for FakeServer {
     ) -> Result<Reply, String> {
         assert_eq!(url, "http://127.0.0.1:9/mcp");
         let body: Value = serde_json::from_str(&body).unwrap();
-        self.posts.borrow_mut().push((headers.to_vec(), body.clone()));
+        self.posts
+            .borrow_mut()
+            .push((headers.to_vec(), body.clone()));
         if self.hang.get() {
             std::future::pending::<()>().await;
         }
@@ -127,7 +132,10 @@ impl Transport for FakeServer {
                 body: b"{}".to_vec(),
             });
         }
-        assert_eq!(header("mcp-protocol-version").as_deref(), Some("2025-06-18"));
+        assert_eq!(
+            header("mcp-protocol-version").as_deref(),
+            Some("2025-06-18")
+        );
         let result = match method {
             "notifications/initialized" => {
                 return Ok(Reply {
@@ -142,7 +150,9 @@ impl Transport for FakeServer {
                            "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}}],
                 "nextCursor": "2"
             }),
-            "tools/list" => json!({"tools": [{"name": "multiply", "inputSchema": {"type": "object"}}]}),
+            "tools/list" => {
+                json!({"tools": [{"name": "multiply", "inputSchema": {"type": "object"}}]})
+            }
             "tools/call" => {
                 let args = &body["params"]["arguments"];
                 match body["params"]["name"].as_str().unwrap() {
@@ -268,7 +278,9 @@ fn failures_are_tool_errors_that_name_the_server() {
     let registry = Registry::default();
     let err = block(registry.call(&server, &mcp(&ADD), json!({}))).unwrap_err();
     assert!(
-        err.starts_with("MCP server `calc`: initialize answered HTTP 401 (its credentials were refused)"),
+        err.starts_with(
+            "MCP server `calc`: initialize answered HTTP 401 (its credentials were refused)"
+        ),
         "{err}"
     );
     assert!(!err.contains(TOKEN));
@@ -311,6 +323,9 @@ fn the_url_is_checked_like_an_http_tool() {
     };
     let server = FakeServer::new();
     let err = block(Registry::default().call(&server, &mcp(&TOOL), json!({}))).unwrap_err();
-    assert!(err.contains("MCP server `calc`") && err.contains("127.0.0.1"), "{err}");
+    assert!(
+        err.contains("MCP server `calc`") && err.contains("127.0.0.1"),
+        "{err}"
+    );
     assert!(server.posts.borrow().is_empty());
 }

@@ -85,11 +85,20 @@ mod tests {
             parse("{{secrets.A}}-{x}").unwrap(),
             [Part::Secret("A"), Part::Text("-{"), Part::Text("x}")]
         );
-        for bad in ["{{ args.x }}", "{{ secrets.lower }}", "{% if x %}", "{{ secrets.A", "{{ now }}"] {
+        for bad in [
+            "{{ args.x }}",
+            "{{ secrets.lower }}",
+            "{% if x %}",
+            "{{ secrets.A",
+            "{{ now }}",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         let secret = |n: &str| (n == "T").then(|| "s3cret".to_owned());
-        assert_eq!(render("Bearer {{ secrets.T }}", secret).unwrap(), "Bearer s3cret");
+        assert_eq!(
+            render("Bearer {{ secrets.T }}", secret).unwrap(),
+            "Bearer s3cret"
+        );
         let err = render("{{ secrets.U }}", secret).unwrap_err();
         assert_eq!(err, "the secret `U` is not set (wrangler secret put U)");
     }

@@ -59,7 +59,9 @@ pub fn parse_reply(content_type: &str, body: &[u8], id: u64) -> Result<Value, Re
     let response = messages
         .into_iter()
         .find(|m| m.get("id").and_then(Value::as_u64) == Some(id) && m.get("method").is_none())
-        .ok_or_else(|| ReplyError::Malformed(format!("the reply has no response to request {id}")))?;
+        .ok_or_else(|| {
+            ReplyError::Malformed(format!("the reply has no response to request {id}"))
+        })?;
     if let Some(error) = response.get("error") {
         return Err(ReplyError::Rpc {
             code: error["code"].as_i64().unwrap_or(0),
@@ -164,7 +166,10 @@ pub fn tool_outcome(result: &Value) -> Result<Value, String> {
     if result["isError"] == true {
         return Err(match text {
             Some(text) if !text.is_empty() => text,
-            _ => format!("the tool failed: {}", snippet(&Value::Array(content).to_string())),
+            _ => format!(
+                "the tool failed: {}",
+                snippet(&Value::Array(content).to_string())
+            ),
         });
     }
     if let Some(structured) = result.get("structuredContent").filter(|v| !v.is_null()) {
@@ -200,7 +205,8 @@ mod tests {
             Ok(json!({"n": 1}))
         );
         // A batch, and a request from the server with the same id, which is not the answer.
-        let body = br#"[{"jsonrpc":"2.0","id":3,"method":"ping"},{"jsonrpc":"2.0","id":3,"result":2}]"#;
+        let body =
+            br#"[{"jsonrpc":"2.0","id":3,"method":"ping"},{"jsonrpc":"2.0","id":3,"result":2}]"#;
         assert_eq!(parse_reply("application/json", body, 3), Ok(json!(2)));
     }
 
@@ -218,7 +224,10 @@ mod tests {
         else {
             panic!()
         };
-        assert!(message.contains("not JSON") && message.contains("<html>"), "{message}");
+        assert!(
+            message.contains("not JSON") && message.contains("<html>"),
+            "{message}"
+        );
         let Err(ReplyError::Malformed(message)) =
             parse_reply("text/event-stream", b"data: {\"id\":2,\"result\":1}\n\n", 1)
         else {
@@ -234,7 +243,10 @@ mod tests {
             Ok("2025-06-18")
         );
         let err = negotiated_version(&json!({"protocolVersion": "2024-11-05"})).unwrap_err();
-        assert!(err.contains("`2024-11-05`") && err.contains("2025-03-26"), "{err}");
+        assert!(
+            err.contains("`2024-11-05`") && err.contains("2025-03-26"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -207,7 +207,15 @@ async fn route(
                 .append_pair("agent", agent.name)
                 .append_pair("session_id", session_id)
                 .append_pair("call_id", call_id);
-            forward(env, agent, session_id, Method::Post, url.as_str(), Some(body)).await
+            forward(
+                env,
+                agent,
+                session_id,
+                Method::Post,
+                url.as_str(),
+                Some(body),
+            )
+            .await
         }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;

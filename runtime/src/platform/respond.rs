@@ -135,17 +135,21 @@ async fn answer(
     let system = template::render(agent.system, &context)
         .map_err(|err| ApiError::internal(format!("rendering the system prompt failed: {err}")))?;
 
-    let cache_url = agent.policy.cache.filter(|_| resumed.is_none()).map(|policy| {
-        let url = cache::key_url(
-            agent,
-            decision.model,
-            &system,
-            &request.history,
-            &request.message,
-            &decision.tools,
-        );
-        (url, policy.ttl_secs)
-    });
+    let cache_url = agent
+        .policy
+        .cache
+        .filter(|_| resumed.is_none())
+        .map(|policy| {
+            let url = cache::key_url(
+                agent,
+                decision.model,
+                &system,
+                &request.history,
+                &request.message,
+                &decision.tools,
+            );
+            (url, policy.ttl_secs)
+        });
     let hit = match &cache_url {
         Some((url, _)) => cache_api::get(url)
             .await
@@ -237,7 +241,8 @@ async fn answer(
             }
             Outcome::Paused(paused) => {
                 let summary = after.pause(&paused, &label, &trace).await?;
-                let body = completion.whole_tool_calls(&collected.answer, &paused.pending, &summary);
+                let body =
+                    completion.whole_tool_calls(&collected.answer, &paused.pending, &summary);
                 let response = json_response(&body)?;
                 let merged = merge(&headers, &response);
                 Ok(response.with_headers(merged))
@@ -291,7 +296,11 @@ async fn answer(
                         Format::CompletionChunks(completion) => {
                             completion.finish_tool_calls(&paused.pending, &summary)
                         }
-                        _ => paused.pending.iter().map(approval::required_frame).collect(),
+                        _ => paused
+                            .pending
+                            .iter()
+                            .map(approval::required_frame)
+                            .collect(),
                     },
                     Err(err) => {
                         sink.event(TurnEvent::Error {

@@ -213,7 +213,14 @@ impl SessionObject {
             call,
             decision,
         };
-        respond::resume(self.env.clone(), request, resumed, Format::Events, Some(storage)).await
+        respond::resume(
+            self.env.clone(),
+            request,
+            resumed,
+            Format::Events,
+            Some(storage),
+        )
+        .await
     }
 
     /// The newest `window` stored messages, oldest first.

@@ -58,7 +58,10 @@ impl Backend for Fake {
         self.runs
             .borrow_mut()
             .push((tool.name.to_owned(), arguments.clone()));
-        let (a, b) = (arguments["a"].as_f64().unwrap(), arguments["b"].as_f64().unwrap());
+        let (a, b) = (
+            arguments["a"].as_f64().unwrap(),
+            arguments["b"].as_f64().unwrap(),
+        );
         Ok(json!(if tool.name == "add" { a + b } else { a * b }))
     }
     async fn sleep(&self, _ms: u32) {
@@ -119,7 +122,12 @@ fn start(fake: &Fake, answers: &[String]) -> (Outcome, Vec<(String, Value)>) {
     (outcome, events.into_inner())
 }
 
-fn decide(fake: &Fake, mut paused: PausedTurn, id: &str, decision: Decision) -> (Outcome, Vec<(String, Value)>) {
+fn decide(
+    fake: &Fake,
+    mut paused: PausedTurn,
+    id: &str,
+    decision: Decision,
+) -> (Outcome, Vec<(String, Value)>) {
     let call = paused.take(id, 0.0).unwrap();
     let resume = Resume {
         agent: &AGENT,
@@ -136,7 +144,11 @@ fn decide(fake: &Fake, mut paused: PausedTurn, id: &str, decision: Decision) -> 
     (outcome, events.into_inner())
 }
 
-async fn resume_turn(fake: &Fake, resume: Resume<'_>, events: &RefCell<Vec<(String, Value)>>) -> Outcome {
+async fn resume_turn(
+    fake: &Fake,
+    resume: Resume<'_>,
+    events: &RefCell<Vec<(String, Value)>>,
+) -> Outcome {
     super::resume(fake, resume, &mut sink(events), &mut Trace::default()).await
 }
 

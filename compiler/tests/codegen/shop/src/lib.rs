@@ -268,6 +268,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                     max_response_bytes: 65536u32,
                     secrets: &["CATALOG_TOKEN"],
                 }),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "reorder",
@@ -276,6 +277,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::catalog::reorder),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "clock",
@@ -284,6 +286,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Builtin(
                     ::agentc_runtime::agent::Builtin::Clock,
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {
@@ -348,6 +351,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                         crate::agents::help_desk::reorder_again,
                     ),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "refund",
@@ -356,6 +360,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::help_desk::refund),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "no_args",
@@ -364,6 +369,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::help_desk::no_args),
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {
