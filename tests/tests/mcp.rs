@@ -3,27 +3,33 @@
 //! HTTP transport, `tests/mcp/server.mjs`) started on loopback with a bearer token. The fixture
 //! server that stands in for the network forwards the agents' declared `127.0.0.1:1893x` to it.
 
-use agentc_tests::{answer, names, repo_root, Event, EventStream, Stack, MCP_TOKEN};
+use agentc_tests::{answer, repo_root, Event, EventStream, Stack, MCP_TOKEN};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::io::{BufRead, BufReader};
 
 /// The MCP server, killed when dropped.
 pub struct McpServer {
     pub addr: SocketAddr,
-    _child: tokio::process::Child,
+    child: std::process::Child,
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl McpServer {
     /// Starts `tests/mcp/server.mjs`, answering with SSE streams or, with `json`, plain JSON.
     pub async fn start(json: bool) -> McpServer {
-        let mut command = tokio::process::Command::new("node");
+        let mut command = std::process::Command::new("node");
         command
             .arg(repo_root().join("tests/mcp/server.mjs"))
             .args(["--token", MCP_TOKEN])
             .current_dir(repo_root())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            .stdout(std::process::Stdio::piped());
         if json {
             command.arg("--json");
         }
@@ -31,19 +37,23 @@ impl McpServer {
             .spawn()
             .expect("node runs (the MCP SDK comes from package.json: scripts/setup)");
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(agentc_tests::EVENT_TIMEOUT, lines.next_line())
+        let read = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = tokio::time::timeout(agentc_tests::EVENT_TIMEOUT, read)
             .await
             .expect("the MCP server starts in time")
-            .expect("read its output")
-            .expect("it prints its port");
+            .expect("join")
+            .expect("read its output");
+        let line = line.trim().to_owned();
         let port: u16 = line
             .strip_prefix("listening on ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line: {line}"));
         McpServer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            _child: child,
+            child,
         }
     }
 
@@ -66,6 +76,13 @@ async fn calc_stack(script: Value) -> (Stack, McpServer) {
     let server = McpServer::start(false).await;
     stack.fixture.forward("127.0.0.1:18931", server.addr);
     (stack, server)
+}
+
+/// The event names in order, a run of `delta`s counted once (the answer streams in pieces).
+fn names(events: &[Event]) -> Vec<&str> {
+    let mut names = agentc_tests::names(events);
+    names.dedup_by(|a, b| *a == "delta" && *b == "delta");
+    names
 }
 
 fn call(name: &str, arguments: Value) -> Value {
