@@ -5,8 +5,8 @@
 
 use agentc_tests::{answer, repo_root, Event, EventStream, Stack, MCP_TOKEN};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 
 /// The MCP server, killed when dropped.
 pub struct McpServer {

@@ -37,6 +37,8 @@ static LOCKED: ToolSpec = ToolSpec {
     ..tool("calc_multiply", "multiply", true)
 };
 
+type Post = (Vec<(String, String)>, Value);
+
 /// An MCP server in memory. It answers as SSE unless `json`, pages its tool list, and forgets
 /// its session when told to.
 #[derive(Default)]
@@ -47,7 +49,8 @@ struct FakeServer {
     sessions: Cell<u32>,
     forget: Cell<bool>,
     hang: Cell<bool>,
-    posts: RefCell<Vec<(Vec<(String, String)>, Value)>>,
+    /// Each POST: its headers and its JSON body.
+    posts: RefCell<Vec<Post>>,
 }
 
 impl FakeServer {
