@@ -108,6 +108,22 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// The tools of the agents' MCP servers.
+    Mcp {
+        #[command(subcommand)]
+        command: McpCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum McpCommand {
+    /// Ask each MCP server for its tools and write `agents/<agent>.mcp-lock.json`, which
+    /// `agentc check` and codegen then use (header secrets from the environment or .dev.vars).
+    Pull {
+        /// The project root (holds agents/).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +240,48 @@ pub fn run(command: Command) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Mcp {
+            command: McpCommand::Pull { root },
+        } => mcp_pull(&root),
+    }
+}
+
+/// `agentc mcp pull`: the lock files of the agents of `root/agents` (exit 2 when they do not
+/// check, 1 when a server cannot be listed).
+fn mcp_pull(root: &Path) -> ExitCode {
+    let dir = root.join("agents");
+    let sources = agentc::project::agent_files(&dir)
+        .map_err(|err| format!("cannot list {}: {err}", dir.display()))
+        .and_then(|paths| agentc::project::read_files(&paths, root).map_err(|d| d.message));
+    let sources = match sources {
+        Ok(sources) => sources,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    // Not checked against the old lock files: the allow-lists may name tools they lack.
+    let checked = agentc::project::check_files(sources);
+    print_diagnostics(&checked);
+    let Some(project) = checked.project.as_ref().filter(|_| !checked.has_errors()) else {
+        return ExitCode::from(2);
+    };
+    match agentc::mcp_pull::pull(project, root) {
+        Ok(pulled) => {
+            for (path, tools) in &pulled.written {
+                eprintln!("wrote {} ({tools} tool(s))", path.display());
+            }
+            eprintln!(
+                "ok: {} lock file(s) written, {} unchanged",
+                pulled.written.len(),
+                pulled.unchanged
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
     }
 }
 

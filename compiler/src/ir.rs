@@ -45,6 +45,52 @@ pub struct Agent {
     pub stream_tool_results: bool,
     /// Clients name sessions themselves (`sessions: { client_ids: true }`).
     pub client_session_ids: bool,
+    /// MCP servers whose allowed tools the model may call, in file order.
+    pub mcp: Vec<McpServer>,
+    /// How long a call that waits for approval may wait, in seconds.
+    pub approval_expires_secs: u64,
+}
+
+/// An MCP server reached over Streamable HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpServer {
+    /// Unique within the agent; its tools are offered as `<name>_<tool>`.
+    pub name: String,
+    pub url: String,
+    /// Header name and value template (over `secrets`), in file order.
+    pub headers: Vec<(String, String)>,
+    pub timeout_ms: u32,
+    /// The URL's host (with its port, if the URL has one).
+    pub allow_hosts: Vec<String>,
+    /// The allowed tools, in file order.
+    pub tools: Vec<McpTool>,
+}
+
+/// One allowed tool of an MCP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpTool {
+    /// Its name on the server.
+    pub name: String,
+    /// The name the model calls it by: `<server>_<tool>`, any `-` or `.` made `_`.
+    pub offered: String,
+    pub approval: bool,
+    /// Its description and parameters from the agent's lock file, when there is one.
+    pub locked: Option<LockedTool>,
+}
+
+/// A tool as `agentc mcp pull` recorded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockedTool {
+    pub description: String,
+    /// The tool's `inputSchema`.
+    pub parameters: serde_json::Value,
+}
+
+impl McpServer {
+    /// The name the model calls a tool of the server by.
+    pub fn offered_name(server: &str, tool: &str) -> String {
+        format!("{server}_{tool}").replace(['-', '.'], "_")
+    }
 }
 
 /// Which model an agent talks to, and how.
@@ -82,6 +128,8 @@ pub struct Tool {
     /// ...}`), keys sorted.
     pub parameters: serde_json::Value,
     pub kind: ToolKind,
+    /// Whether calls wait for a person's approval (`approval: required`).
+    pub approval: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -25,6 +25,8 @@ pub mod fixtures;
 pub mod init;
 pub mod ir;
 pub mod keys;
+pub mod mcp_lock;
+pub mod mcp_pull;
 pub mod models;
 pub mod pipeline;
 pub mod project;

@@ -5,6 +5,7 @@
 //! 1. load: read the agent files ([`project::read_files`]);
 //! 2. check: each file against the language, then the files together, lowered to one
 //!    [`ir::Project`] ([`project::check_files`]);
+//!    and each agent's MCP lock file applied ([`crate::mcp_lock::apply`]);
 //! 3. the project's Rust tools against their source ([`rust_tool::check`]);
 //! 4. generate the Worker crate and the `wrangler.toml` block ([`codegen::generate`]), when a
 //!    [`Layout`] is given and every earlier stage passed.
@@ -63,6 +64,7 @@ impl Output {
 pub fn run(input: &Input, layout: Option<&Layout>) -> Result<Output, Box<Diagnostic>> {
     let files = project::read_files(&input.files, &input.display_root)?;
     let mut checked = project::check_files(files);
+    crate::mcp_lock::apply(&mut checked, &input.display_root);
     if checked.has_errors() {
         checked.project = None;
     }

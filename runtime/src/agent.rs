@@ -54,6 +54,20 @@ pub struct ToolSpec {
     /// the model's arguments before the tool runs.
     pub parameters: &'static str,
     pub kind: ToolKind,
+    /// When set, a call waits for a person's approval before it runs (see [`crate::approval`]).
+    pub approval: Option<Approval>,
+}
+
+/// How a tool's calls wait for approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approval {
+    /// How long a pending call may wait; after that it can no longer be approved.
+    pub expires_secs: u64,
+}
+
+impl Approval {
+    /// A day, unless the agent declares otherwise.
+    pub const DEFAULT_EXPIRES_SECS: u64 = 24 * 60 * 60;
 }
 
 /// How a tool runs.
@@ -66,6 +80,34 @@ pub enum ToolKind {
     /// A Rust function of the project, wrapped by generated code that decodes its typed
     /// arguments.
     Rust(RustTool),
+    /// A tool of a Model Context Protocol server.
+    Mcp(McpToolSpec),
+}
+
+/// A tool of an MCP server, as the agent file allows it.
+#[derive(Debug, Clone, Copy)]
+pub struct McpToolSpec {
+    pub server: &'static McpServerSpec,
+    /// The tool's name on its server (the model calls it `<server>_<tool>`).
+    pub tool: &'static str,
+    /// Whether `description` and `parameters` come from the lock file (`agentc mcp pull`);
+    /// otherwise they are taken from the server's `tools/list` at run time.
+    pub locked: bool,
+}
+
+/// An MCP server reached over Streamable HTTP. Header values are minijinja templates over
+/// `secrets` (the secrets the agent declares).
+#[derive(Debug, Clone, Copy)]
+pub struct McpServerSpec {
+    pub name: &'static str,
+    pub url: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+    /// How long one request to the server may take.
+    pub timeout_ms: u32,
+    /// The URL's host, which may be loopback or private because the file names it.
+    pub allow_hosts: &'static [&'static str],
+    /// The Worker secrets the header templates may read.
+    pub secrets: &'static [&'static str],
 }
 
 /// The tools built into the runtime.

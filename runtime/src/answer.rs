@@ -5,6 +5,7 @@
 //! `done` only after all of it. `platform/respond.rs` supplies the platform side of each step.
 
 use crate::api::ApiError;
+use crate::approval::PausedTurn;
 use crate::cache::{self, CachedAnswer};
 use crate::history::{Message, Role};
 use crate::observe::TurnLog;
@@ -78,6 +79,9 @@ pub fn replay<B: Backend>(
 pub trait AfterTurn {
     /// Stores the turn's messages (with no `await` between them), when the turn has a session.
     fn store(&mut self, messages: &[Message]) -> Result<(), ApiError>;
+    /// Keeps a turn that waits for approval (under the routing label it ran with), when the
+    /// turn has a session.
+    fn save_paused(&mut self, route: &str, paused: &PausedTurn) -> Result<(), ApiError>;
     /// Puts an answer into the response cache, when the agent has one and this turn missed.
     async fn cache(&mut self, answer: CachedAnswer);
     /// Tells the caller's rate limiter the tokens the turn used, when it has a token budget.
@@ -131,13 +135,40 @@ impl Finish {
         Ok(())
     }
 
+    /// After a turn paused for approval: keep it, then report its usage so far, then log. The
+    /// summary is what the client hears with the waiting calls.
+    pub async fn pause(
+        mut self,
+        after: &mut impl AfterTurn,
+        paused: &PausedTurn,
+        route: &str,
+        model: &'static str,
+        trace: &Trace,
+    ) -> Result<Summary, ApiError> {
+        if let Err(err) = after.save_paused(route, paused) {
+            self.log.error = Some("storage_error");
+            self.write(after, trace);
+            return Err(err);
+        }
+        if self.report_usage {
+            let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
+            after.report_usage(tokens).await;
+        }
+        self.write(after, trace);
+        Ok(Summary {
+            model,
+            steps: paused.step,
+            usage: paused.usage,
+        })
+    }
+
     /// After a failed or abandoned turn: nothing is stored or cached, but the tokens it used
     /// still count against the caller's token budget; then the log line, with the error's code.
     pub async fn fail(mut self, after: &mut impl AfterTurn, outcome: &Outcome, trace: &Trace) {
         self.log.error = Some(match outcome {
             Outcome::Failed { code } => *code,
             Outcome::Disconnected => "disconnected",
-            Outcome::Completed { .. } => "none",
+            Outcome::Completed { .. } | Outcome::Paused(_) => "none",
         });
         if self.report_usage {
             let tokens = trace.usage.prompt_tokens + trace.usage.completion_tokens;
@@ -292,6 +323,14 @@ mod tests {
             }
             Ok(())
         }
+        fn save_paused(&mut self, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
+            self.done
+                .push(format!("pause {route} {}", paused.pending.len()));
+            if self.store_fails {
+                return Err(ApiError::internal("disk full"));
+            }
+            Ok(())
+        }
         async fn cache(&mut self, answer: CachedAnswer) {
             self.done.push(format!("cache {}", answer.text()));
         }
@@ -417,5 +456,39 @@ mod tests {
         let mut after = Recorder::default();
         block_on(finish(true, false).fail(&mut after, &Outcome::Disconnected, &trace));
         assert_eq!(after.done, ["log Some(\"disconnected\") 250"]);
+    }
+
+    #[test]
+    fn a_paused_turn_is_kept_then_counted_then_logged() {
+        let paused = PausedTurn {
+            model: "m".into(),
+            step: 1,
+            usage: Usage {
+                prompt_tokens: 30,
+                completion_tokens: 5,
+            },
+            messages: vec![Message::new(Role::User, "Refund order 7")],
+            pending: Vec::new(),
+        };
+        let trace = Trace {
+            usage: paused.usage,
+            ..Trace::default()
+        };
+        let mut after = Recorder::default();
+        let summary =
+            block_on(finish(true, true).pause(&mut after, &paused, "default", "m", &trace))
+                .unwrap();
+        assert_eq!((summary.steps, summary.usage), (1, paused.usage));
+        assert_eq!(after.done, ["pause default 0", "usage 35", "log None 250"]);
+        let mut after = Recorder {
+            store_fails: true,
+            ..Recorder::default()
+        };
+        block_on(finish(true, true).pause(&mut after, &paused, "default", "m", &trace))
+            .unwrap_err();
+        assert_eq!(
+            after.done,
+            ["pause default 0", "log Some(\"storage_error\") 250"]
+        );
     }
 }

@@ -15,6 +15,13 @@ pub enum Route<'a> {
     GetSession { agent: &'a str, session_id: &'a str },
     /// `DELETE /agents/{agent}/sessions/{id}`
     DeleteSession { agent: &'a str, session_id: &'a str },
+    /// `POST /agents/{agent}/sessions/{id}/approvals/{call_id}`: a decision on a call that
+    /// waits for approval.
+    Approve {
+        agent: &'a str,
+        session_id: &'a str,
+        call_id: &'a str,
+    },
     /// `POST /v1/chat/completions`, OpenAI-compatible.
     ChatCompletions,
 }
@@ -42,6 +49,21 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
                 "GET" => Ok(Route::GetSession { agent, session_id }),
                 "DELETE" => Ok(Route::DeleteSession { agent, session_id }),
                 _ => Err(ApiError::method_not_allowed(method, path, "GET, DELETE")),
+            }
+        }
+        (Some("sessions"), Some(session_id), Some("approvals")) => {
+            validate_session_id(session_id)?;
+            let call_id = match (parts.next(), parts.next()) {
+                (Some(call_id), None) if validate_session_id(call_id).is_ok() => call_id,
+                _ => return Err(ApiError::not_found(format!("no route for {path}"))),
+            };
+            match method {
+                "POST" => Ok(Route::Approve {
+                    agent,
+                    session_id,
+                    call_id,
+                }),
+                _ => Err(ApiError::method_not_allowed(method, path, "POST")),
             }
         }
         _ => Err(ApiError::not_found(format!("no route for {path}"))),
@@ -189,6 +211,27 @@ mod tests {
             route("GET", "/agents/weather/chat").unwrap_err().status,
             405
         );
+        assert_eq!(
+            route("POST", "/agents/calc/sessions/s1/approvals/approval_1_0_ff"),
+            Ok(Route::Approve {
+                agent: "calc",
+                session_id: "s1",
+                call_id: "approval_1_0_ff"
+            })
+        );
+        assert_eq!(
+            route("GET", "/agents/calc/sessions/s1/approvals/c")
+                .unwrap_err()
+                .status,
+            405
+        );
+        for path in [
+            "/agents/calc/sessions/s1/approvals",
+            "/agents/calc/sessions/s1/approvals/a/b",
+            "/agents/calc/sessions/s1/approvals/a%20b",
+        ] {
+            assert_eq!(route("POST", path).unwrap_err().status, 404, "{path}");
+        }
         for path in [
             "/",
             "/agents",

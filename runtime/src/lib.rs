@@ -16,11 +16,13 @@
 pub mod agent;
 pub mod answer;
 pub mod api;
+pub mod approval;
 pub mod auth;
 pub mod cache;
 pub mod cors;
 pub mod history;
 pub mod limits;
+pub mod mcp;
 pub mod model;
 pub mod observe;
 pub mod openai;

@@ -525,6 +525,7 @@ mod tests {
         description: "The time",
         parameters: r#"{"type":"object","properties":{}}"#,
         kind: crate::agent::ToolKind::Builtin(crate::agent::Builtin::Clock),
+        approval: None,
     }];
 
     #[test]

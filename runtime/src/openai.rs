@@ -2,6 +2,7 @@
 //! completions out. The agent's tools run on the server; the client sees the answer.
 
 use crate::api::ApiError;
+use crate::approval::PendingCall;
 use crate::history::{Message, Role};
 use crate::turn::{Sink, Summary, TurnEvent};
 use serde::Deserialize;
@@ -178,6 +179,66 @@ impl Completion {
         })
         .to_string()
     }
+}
+
+impl Completion {
+    /// The last chunks of a turn that waits for approval: the waiting calls as `tool_calls`,
+    /// finish reason `tool_calls`, then `[DONE]`. Approving them is
+    /// `POST /agents/{agent}/sessions/{id}/approvals/{call_id}`.
+    pub fn finish_tool_calls(&self, pending: &[PendingCall], summary: &Summary) -> String {
+        let calls: Vec<Value> = pending
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let mut call = tool_call(p);
+                call["index"] = json!(index);
+                call
+            })
+            .collect();
+        let mut out = self.chunk(json!({ "tool_calls": calls }), None, None);
+        out.push_str(&self.chunk(json!({}), Some("tool_calls"), Some(usage(summary))));
+        out.push_str("data: [DONE]\n\n");
+        out
+    }
+
+    /// The whole completion of a non-streamed request whose turn waits for approval.
+    pub fn whole_tool_calls(
+        &self,
+        answer: &str,
+        pending: &[PendingCall],
+        summary: &Summary,
+    ) -> String {
+        let calls: Vec<Value> = pending.iter().map(tool_call).collect();
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.agent,
+            "choices": [{
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": if answer.is_empty() { Value::Null } else { json!(answer) },
+                    "tool_calls": calls,
+                },
+                "finish_reason": "tool_calls",
+            }],
+            "usage": usage(summary),
+        })
+        .to_string()
+    }
+}
+
+/// A waiting call in OpenAI's shape; its arguments are JSON text.
+fn tool_call(pending: &PendingCall) -> Value {
+    json!({
+        "id": pending.call.id,
+        "type": "function",
+        "function": {
+            "name": pending.call.name,
+            "arguments": pending.call.arguments.to_string(),
+        },
+    })
 }
 
 fn usage(summary: &Summary) -> Value {

@@ -4,11 +4,14 @@
 
 mod ai;
 mod analytics;
+mod approvals;
 mod backend;
 mod cache;
 mod fetch_tool;
 mod http;
 mod limiter;
+#[cfg(feature = "mcp")]
+mod mcp;
 #[cfg(feature = "page")]
 mod page;
 mod respond;

@@ -154,12 +154,14 @@ mod tests {
         description: "",
         parameters: "{}",
         kind: ToolKind::Builtin(Builtin::Clock),
+        approval: None,
     };
     const CALC: ToolSpec = ToolSpec {
         name: "calculator",
         description: "",
         parameters: "{}",
         kind: ToolKind::Builtin(Builtin::Calculator),
+        approval: None,
     };
     static TOOLS: [ToolSpec; 2] = [CLOCK, CALC];
     static ROUTES: [RouteRule; 4] = [

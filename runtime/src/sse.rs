@@ -4,13 +4,13 @@
 //! are the public contract of `POST /agents/{agent}/chat`.
 
 use crate::turn::{Sink, Summary, TurnEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `content-type` of a chat stream.
 pub const CONTENT_TYPE: &str = "text/event-stream";
 
 /// Token counts of a turn, as reported by the model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,

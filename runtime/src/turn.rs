@@ -7,6 +7,7 @@
 //! loop is tested on the host.
 
 use crate::agent::{AgentSpec, ToolKind, ToolSpec};
+use crate::approval::{self, Decision, PausedTurn, PendingCall};
 use crate::history::{Message, Role, ToolCall};
 use crate::model::{self, ModelMessage, StreamDecoder};
 use crate::sse::Usage;
@@ -86,6 +87,9 @@ pub enum Outcome {
         messages: Vec<Message>,
         summary: Summary,
     },
+    /// The turn waits for decisions on calls that need approval; the platform stores it and
+    /// then ends the stream with an `approval_required` event per waiting call.
+    Paused(PausedTurn),
     /// The turn failed; the error event has been sent.
     Failed { code: &'static str },
     /// The client went away; nothing more was sent.
@@ -160,33 +164,165 @@ pub async fn run<B: Backend>(
     sink: &mut impl Sink,
     trace: &mut Trace,
 ) -> Outcome {
-    let agent = input.agent;
-    let model = input.model;
-    let tools = input.tools;
+    let mut conversation = input.history;
+    let history_len = conversation.len();
+    conversation.push(Message::new(Role::User, input.user_message));
+    let state = State {
+        agent: input.agent,
+        model: input.model,
+        tools: input.tools,
+        system: input.system,
+        conversation,
+        history_len,
+        usage: Usage::default(),
+        step: 1,
+    };
     let sink = &mut Timed {
         sink,
         trace,
         backend,
     };
-    let mut conversation = input.history;
-    let history_len = conversation.len();
-    conversation.push(Message::new(Role::User, input.user_message));
-    let mut usage = Usage::default();
-    let mut source = Some(first);
-    let mut step_number = 1;
+    drive(backend, state, Some(first), sink).await
+}
+
+/// A turn paused for approval, and a decision on one of its waiting calls.
+pub struct Resume<'a> {
+    pub agent: &'static AgentSpec,
+    pub model: &'static str,
+    /// The tools offered in the turn.
+    pub tools: Vec<&'static ToolSpec>,
+    pub system: &'a str,
+    /// The windowed history before the turn.
+    pub history: Vec<Message>,
+    pub paused: PausedTurn,
+    /// The call decided on, already taken out of `paused.pending`.
+    pub call: PendingCall,
+    pub decision: Decision,
+}
+
+/// Goes on with a paused turn: runs the decided call (or gives the model the refusal), then
+/// pauses again while other calls wait, or calls the model with the results.
+pub async fn resume<B: Backend>(
+    backend: &B,
+    resume: Resume<'_>,
+    sink: &mut impl Sink,
+    trace: &mut Trace,
+) -> Outcome {
+    let Resume {
+        agent,
+        model,
+        tools,
+        system,
+        history,
+        paused,
+        call,
+        decision,
+    } = resume;
+    let sink = &mut Timed {
+        sink,
+        trace,
+        backend,
+    };
+    let outcome = match decision {
+        Decision::Approve => {
+            let assembled = AssembledCall {
+                call: call.call.clone(),
+                invalid_arguments: None,
+            };
+            let started = backend.now_ms();
+            let outcome = run_tool(backend, &tools, &assembled).await;
+            sink.trace.tools.push(ToolTrace {
+                name: call.call.name.clone(),
+                ok: outcome.is_ok(),
+                ms: backend.now_ms() - started,
+            });
+            outcome
+        }
+        Decision::Deny { reason } => Err(Decision::refusal(reason.as_deref())),
+    };
+    let history_len = history.len();
+    let mut conversation = history;
+    conversation.extend(paused.messages);
+    if !report(
+        backend,
+        agent.policy.tools.stream_results,
+        sink,
+        &mut conversation,
+        &call.call,
+        outcome,
+    ) {
+        return Outcome::Disconnected;
+    }
+    let state = State {
+        agent,
+        model,
+        tools,
+        system,
+        conversation,
+        history_len,
+        usage: paused.usage,
+        step: paused.step,
+    };
+    if !paused.pending.is_empty() {
+        return state.pause(paused.pending);
+    }
+    let state = State {
+        step: state.step + 1,
+        ..state
+    };
+    drive(backend, state, None, sink).await
+}
+
+/// Where a turn is: what it has said and done so far.
+struct State<'a> {
+    agent: &'static AgentSpec,
+    model: &'static str,
+    tools: Vec<&'static ToolSpec>,
+    system: &'a str,
+    /// The history, then the turn's messages.
+    conversation: Vec<Message>,
+    history_len: usize,
+    usage: Usage,
+    /// The step about to run.
+    step: u32,
+}
+
+impl State<'_> {
+    fn pause(mut self, pending: Vec<PendingCall>) -> Outcome {
+        Outcome::Paused(PausedTurn {
+            model: self.model.to_owned(),
+            step: self.step,
+            usage: self.usage,
+            messages: self.conversation.split_off(self.history_len),
+            pending,
+        })
+    }
+}
+
+/// The tool loop, from step `state.step` on; `source` is that step's model stream when it has
+/// already started.
+async fn drive<B: Backend, S: Sink>(
+    backend: &B,
+    mut state: State<'_>,
+    mut source: Option<B::Bytes>,
+    sink: &mut Timed<'_, '_, S, B>,
+) -> Outcome {
+    let (agent, model) = (state.agent, state.model);
     let mut retries = 0;
     let mut note: Option<String> = None;
     loop {
-        sink.trace.steps = step_number;
+        let step_number = state.step;
+        sink.trace.steps += 1;
         let offered: &[&'static ToolSpec] = if retries < REFUSAL_RETRIES {
-            &tools
+            &state.tools
         } else {
             &[]
         };
         let bytes = match source.take() {
             Some(bytes) => bytes,
             None => {
-                let mut inputs = model::build_input(agent, input.system, &conversation, offered);
+                let mut inputs =
+                    model::build_input(agent, state.system, &state.conversation, offered);
                 if let Some(note) = &note {
                     inputs.messages.push(ModelMessage {
                         role: Role::System.as_str(),
@@ -205,15 +341,15 @@ pub async fn run<B: Backend>(
                 }
             }
         };
-        let tool_names = tools.iter().map(|t| t.name).collect();
+        let tool_names = state.tools.iter().map(|t| t.name).collect();
         let result = match read_step(backend, bytes, Step::new(tool_names), sink).await {
             Ok(Some(step)) => step,
             Ok(None) => return Outcome::Disconnected,
             Err(err) => return fail(sink, "model_error", &err),
         };
-        usage += result.1;
-        sink.trace.usage = usage;
-        let result = result.0.finish(step_number);
+        state.usage += result.1;
+        sink.trace.usage += result.1;
+        let mut result = result.0.finish(step_number);
         let offered: Vec<&str> = offered.iter().map(|t| t.name).collect();
         if let Some(refusal) = result.refusal(&offered) {
             // Nothing of the step runs or is shown; the model is asked again.
@@ -226,7 +362,7 @@ pub async fn run<B: Backend>(
             ));
             retries += 1;
             note = Some(refusal.note);
-            step_number += 1;
+            state.step += 1;
             continue;
         }
         note = None;
@@ -234,13 +370,15 @@ pub async fn run<B: Backend>(
             return Outcome::Disconnected;
         }
         if result.calls.is_empty() {
-            conversation.push(Message::new(Role::Assistant, result.text));
+            state
+                .conversation
+                .push(Message::new(Role::Assistant, result.text));
             return Outcome::Completed {
-                messages: conversation.split_off(history_len),
+                messages: state.conversation.split_off(state.history_len),
                 summary: Summary {
                     model,
                     steps: step_number,
-                    usage,
+                    usage: state.usage,
                 },
             };
         }
@@ -251,15 +389,32 @@ pub async fn run<B: Backend>(
             );
             return fail(sink, "max_steps_exceeded", &message);
         }
+        // Calls that wait for a person get ids of their own; the others run now.
+        let mut waiting = Vec::new();
+        for (index, call) in result.calls.iter_mut().enumerate() {
+            if let Some(approval) = needs_approval(&state.tools, call) {
+                let now = backend.now_ms();
+                call.call.id = approval::call_id(step_number, index, now);
+                waiting.push(PendingCall {
+                    call: call.call.clone(),
+                    expires_at_ms: now + approval.expires_secs as f64 * 1000.0,
+                });
+            }
+        }
         for call in &result.calls {
             if !sink.event(TurnEvent::ToolCall(&call.call)) {
                 return Outcome::Disconnected;
             }
         }
+        let now: Vec<&AssembledCall> = result
+            .calls
+            .iter()
+            .filter(|c| !waiting.iter().any(|w| w.call.id == c.call.id))
+            .collect();
         // At most `max_calls_per_step` calls run; the others come back to the model as errors.
         let max_calls = agent.policy.tools.max_calls_per_step as usize;
-        let tools = &tools;
-        let runs = result.calls.iter().enumerate().map(|(i, call)| async move {
+        let tools = &state.tools;
+        let runs = now.iter().enumerate().map(|(i, call)| async move {
             if i >= max_calls {
                 let refused = format!(
                     "not run: at most {max_calls} tool calls are run in one step; call fewer tools at once"
@@ -273,7 +428,7 @@ pub async fn run<B: Backend>(
         let outcomes = futures_util::future::join_all(runs).await;
         let outcomes: Vec<Result<Value, String>> = outcomes
             .into_iter()
-            .zip(&result.calls)
+            .zip(&now)
             .map(|((outcome, ms), call)| {
                 sink.trace.tools.push(ToolTrace {
                     name: call.call.name.clone(),
@@ -283,33 +438,78 @@ pub async fn run<B: Backend>(
                 outcome
             })
             .collect();
+        let ran: Vec<ToolCall> = now.iter().map(|c| c.call.clone()).collect();
         let calls: Vec<ToolCall> = result.calls.into_iter().map(|c| c.call).collect();
-        conversation.push(Message::tool_calls(result.text, calls.clone()));
-        for (call, outcome) in calls.iter().zip(outcomes) {
-            // The error itself stays out of the log: it can quote an upstream's answer or the
-            // arguments, which may hold secrets or personal data.
-            if outcome.is_err() {
-                backend.log(&format!("agentc: tool {} failed", call.name));
-            }
-            let shown = match &outcome {
-                _ if agent.policy.tools.stream_results => None,
-                Ok(_) => Some(Ok(Value::Null)),
-                Err(_) => Some(Err("the tool failed".to_owned())),
-            };
-            if !sink.event(TurnEvent::ToolResult(
+        state
+            .conversation
+            .push(Message::tool_calls(result.text, calls));
+        for (call, outcome) in ran.iter().zip(outcomes) {
+            if !report(
+                backend,
+                agent.policy.tools.stream_results,
+                sink,
+                &mut state.conversation,
                 call,
-                shown.as_ref().unwrap_or(&outcome),
-            )) {
+                outcome,
+            ) {
                 return Outcome::Disconnected;
             }
-            let content = match outcome {
-                Ok(value) => value.to_string(),
-                Err(err) => serde_json::json!({ "error": err }).to_string(),
-            };
-            conversation.push(Message::tool_result(call, content));
         }
-        step_number += 1;
+        if !waiting.is_empty() {
+            return state.pause(waiting);
+        }
+        state.step += 1;
     }
+}
+
+/// Sends a call's result to the client and adds it to the conversation; `false` once the
+/// client has gone away.
+fn report<B: Backend>(
+    backend: &B,
+    stream_results: bool,
+    sink: &mut impl Sink,
+    conversation: &mut Vec<Message>,
+    call: &ToolCall,
+    outcome: Result<Value, String>,
+) -> bool {
+    // The error itself stays out of the log: it can quote an upstream's answer or the
+    // arguments, which may hold secrets or personal data.
+    if outcome.is_err() {
+        backend.log(&format!("agentc: tool {} failed", call.name));
+    }
+    let shown = match &outcome {
+        _ if stream_results => None,
+        Ok(_) => Some(Ok(Value::Null)),
+        Err(_) => Some(Err("the tool failed".to_owned())),
+    };
+    if !sink.event(TurnEvent::ToolResult(
+        call,
+        shown.as_ref().unwrap_or(&outcome),
+    )) {
+        return false;
+    }
+    let content = match outcome {
+        Ok(value) => value.to_string(),
+        Err(err) => serde_json::json!({ "error": err }).to_string(),
+    };
+    conversation.push(Message::tool_result(call, content));
+    true
+}
+
+/// The approval a call waits for: its tool requires one and its arguments are valid (a call
+/// that cannot run is answered with its error at once).
+fn needs_approval(
+    tools: &[&'static ToolSpec],
+    call: &AssembledCall,
+) -> Option<crate::agent::Approval> {
+    let tool = tools.iter().find(|t| t.name == call.call.name)?;
+    let approval = tool.approval?;
+    if call.invalid_arguments.is_some() {
+        return None;
+    }
+    let schema: Value = serde_json::from_str(tool.parameters).unwrap_or(Value::Null);
+    tools::args::validate_arguments(&schema, &call.call.arguments).ok()?;
+    Some(approval)
 }
 
 /// Streams one step's text to the client. `Ok(None)`: the client went away. A stream that
@@ -423,6 +623,7 @@ mod tests {
         description: "Weather in a city",
         parameters: r#"{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}"#,
         kind: ToolKind::Builtin(Builtin::Clock),
+        approval: None,
     };
     static TOOLS: [ToolSpec; 1] = [WEATHER];
     static AGENT: AgentSpec = AgentSpec {
@@ -821,3 +1022,7 @@ mod tests {
         assert_eq!(frames.len(), 1, "the text before the stall was streamed");
     }
 }
+
+#[cfg(test)]
+#[path = "turn/approval_tests.rs"]
+mod approval_tests;

@@ -1,7 +1,10 @@
 //! A stand-in for the internet: the Worker's outbound requests (its HTTP tools) arrive here
-//! through workerd's `globalOutbound`, are recorded, and get canned answers.
+//! through workerd's `globalOutbound`, are recorded, and get canned answers. Requests for a host
+//! registered with [`Fixture::forward`] are passed on to a real server instead (the MCP tests'
+//! server), streaming its answer back, as the network would.
 
-use axum::extract::{Query, State};
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,15 +28,30 @@ pub struct Outbound {
 pub struct Fixture {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Outbound>>>,
+    forwards: Forwards,
     _task: tokio::task::JoinHandle<()>,
+}
+
+/// Hosts (`name:port`, as in the `Host` header) whose requests go to a real server.
+type Forwards = Arc<Mutex<HashMap<String, SocketAddr>>>;
+
+#[derive(Clone)]
+struct Shared {
+    received: Arc<Mutex<Vec<Outbound>>>,
+    forwards: Forwards,
+    client: reqwest::Client,
 }
 
 impl Fixture {
     pub async fn start() -> Fixture {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(received.clone());
+        let forwards = Forwards::default();
+        let shared = Shared {
+            received: received.clone(),
+            forwards: forwards.clone(),
+            client: reqwest::Client::new(),
+        };
+        let app = axum::Router::new().fallback(dispatch).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -46,8 +64,18 @@ impl Fixture {
         Fixture {
             addr,
             received,
+            forwards,
             _task: task,
         }
+    }
+
+    /// Passes requests for `host` (as the Worker's URL names it, e.g. `127.0.0.1:18931`) on
+    /// to the server at `to`.
+    pub fn forward(&self, host: &str, to: SocketAddr) {
+        self.forwards
+            .lock()
+            .expect("lock")
+            .insert(host.to_owned(), to);
     }
 
     /// Every request received, in order.
@@ -59,6 +87,84 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         self._task.abort();
+    }
+}
+
+/// Forwards a request for a registered host, or answers it from the canned fixtures.
+async fn dispatch(State(shared): State<Shared>, request: Request) -> Response {
+    let host = request
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let to = shared.forwards.lock().expect("lock").get(&host).copied();
+    let Some(to) = to else {
+        let (parts, body) = request.into_parts();
+        let query = Query::try_from_uri(&parts.uri)
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        let body = match axum::body::to_bytes(body, 1 << 24).await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+            Err(err) => {
+                return (axum::http::StatusCode::BAD_REQUEST, err.to_string()).into_response()
+            }
+        };
+        return answer(
+            State(shared.received),
+            parts.method,
+            parts.headers,
+            parts.uri,
+            Query(query),
+            body,
+        )
+        .await;
+    };
+    let (parts, body) = request.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let method = parts.method.to_string();
+    let body = match axum::body::to_bytes(body, 1 << 24).await {
+        Ok(body) => body,
+        Err(err) => return (axum::http::StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    shared.received.lock().expect("lock").push(Outbound {
+        host: host.clone(),
+        target: target.clone(),
+        method,
+        content_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let mut outgoing = shared
+        .client
+        .request(parts.method, format!("http://{to}{target}"))
+        .body(body);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    match outgoing.send().await {
+        Ok(reply) => {
+            let mut response = Response::builder().status(reply.status());
+            for (name, value) in reply.headers() {
+                if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+                    response = response.header(name, value);
+                }
+            }
+            response
+                .body(Body::from_stream(reply.bytes_stream()))
+                .expect("a valid response")
+        }
+        Err(err) => (axum::http::StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
     }
 }
 

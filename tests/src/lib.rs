@@ -74,8 +74,16 @@ pub fn test_secrets() -> Vec<(String, String)> {
         .iter()
         .map(|key| agentc::keys::digest_hex(key))
         .collect();
-    vec![("POLICY_API_KEYS".to_owned(), digests.join("\n"))]
+    vec![
+        ("POLICY_API_KEYS".to_owned(), digests.join("\n")),
+        ("MCP_CALC_TOKEN".to_owned(), MCP_TOKEN.to_owned()),
+        ("MCP_WRONG_TOKEN".to_owned(), "not-the-token".to_owned()),
+    ]
 }
+
+/// The bearer token the MCP tests' server accepts (`tests/mcp/server.mjs`); the stack's
+/// `MCP_CALC_TOKEN` secret holds it.
+pub const MCP_TOKEN: &str = "mcp-test-token-7f3a";
 
 /// A free port on the loopback interface.
 pub fn free_addr() -> SocketAddr {

@@ -51,6 +51,8 @@ pub static AGENT: Shape = Shape {
         "limits",
         "page",
         "sessions",
+        "mcp",
+        "approvals",
     ],
     children: &[
         ("model", Nest::Value, &MODEL),
@@ -63,6 +65,8 @@ pub static AGENT: Shape = Shape {
         ("cors", Nest::Value, &CORS),
         ("limits", Nest::Value, &LIMITS),
         ("sessions", Nest::Value, &SESSIONS),
+        ("mcp", Nest::Items, &MCP_SERVER),
+        ("approvals", Nest::Value, &APPROVALS),
     ],
 };
 
@@ -90,6 +94,7 @@ pub static TOOL: Shape = Shape {
         "http",
         "rust",
         "builtin",
+        "approval",
     ],
     children: &[
         ("parameters", Nest::Value, &PARAMETERS),
@@ -198,6 +203,20 @@ pub static SESSIONS: Shape = Shape {
     children: &[],
 };
 
+pub static MCP_SERVER: Shape = Shape {
+    what: "an MCP server",
+    schema: "/$defs/mcp_server",
+    keys: &["name", "url", "headers", "tools", "approval", "timeout_ms"],
+    children: &[],
+};
+
+pub static APPROVALS: Shape = Shape {
+    what: "`approvals`",
+    schema: "/properties/approvals",
+    keys: &["expires"],
+    children: &[],
+};
+
 /// Every shape, for tests and tools.
 pub static ALL: &[&Shape] = &[
     &AGENT,
@@ -216,6 +235,8 @@ pub static ALL: &[&Shape] = &[
     &CORS,
     &LIMITS,
     &SESSIONS,
+    &MCP_SERVER,
+    &APPROVALS,
 ];
 
 /// Reports every key of `node` (and of the mappings nested in it) that its shape does not know.

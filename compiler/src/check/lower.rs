@@ -3,6 +3,7 @@
 //! Runs only after the schema and the semantic rules found no error, so types and references are
 //! known to be right; a value that is still not as expected yields `None` instead of a panic.
 
+use super::DEFAULT_APPROVAL_EXPIRES_SECS;
 use super::{
     parse_duration, DEFAULT_CORS_MAX_AGE_SECS, DEFAULT_HISTORY_WINDOW, DEFAULT_HTTP_TIMEOUT_MS,
 };
@@ -72,7 +73,53 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
             .and_then(|s| s.get("client_ids"))
             .and_then(Node::as_bool)
             .unwrap_or(false),
+        mcp: root
+            .get("mcp")
+            .map(|m| m.items().iter().map(mcp_server).collect::<Option<Vec<_>>>())
+            .unwrap_or(Some(Vec::new()))?,
+        approval_expires_secs: root
+            .get("approvals")
+            .and_then(|a| duration_of(a, "expires"))
+            .unwrap_or(DEFAULT_APPROVAL_EXPIRES_SECS),
     })
+}
+
+fn mcp_server(node: &Node) -> Option<ir::McpServer> {
+    let name = str_of(node, "name")?;
+    let url = str_of(node, "url")?;
+    let approval = strings(node.get("approval"));
+    let tools = strings(node.get("tools"))
+        .into_iter()
+        .map(|tool| ir::McpTool {
+            offered: ir::McpServer::offered_name(&name, &tool),
+            approval: approval.contains(&tool),
+            name: tool,
+            locked: None,
+        })
+        .collect();
+    Some(ir::McpServer {
+        headers: headers(node.get("headers")),
+        timeout_ms: u32_of(Some(node), "timeout_ms").unwrap_or(DEFAULT_HTTP_TIMEOUT_MS),
+        allow_hosts: vec![url_host(&url)?.to_owned()],
+        tools,
+        name,
+        url,
+    })
+}
+
+/// The host (and port) written in a URL.
+fn url_host(url: &str) -> Option<&str> {
+    url.split_once("://")?.1.split(['/', '?', '#']).next()
+}
+
+fn headers(node: Option<&Node>) -> Vec<(String, String)> {
+    node.map(|h| {
+        h.entries()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.to_owned())))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn str_of(node: &Node, key: &str) -> Option<String> {
@@ -147,6 +194,7 @@ fn tool(node: &Node) -> Option<ir::Tool> {
         description: str_of(node, "description").unwrap_or_default(),
         parameters,
         kind,
+        approval: node.get("approval").and_then(Node::as_str) == Some("required"),
     })
 }
 

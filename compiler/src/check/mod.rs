@@ -48,6 +48,8 @@
 //! | E0231 | the API keys' secret listed in `secrets` |
 //! | E0232 | an HTTP tool calling a cloud metadata service |
 //! | E0233 | `_` as a segment of a Rust tool's path |
+//! | E0219, E0220 | duplicate MCP server; `approval` names a tool the server's `tools` lacks |
+//! | E0221, E0222 | an MCP tool the lock file's server lacks; an MCP header with a template |
 //! | W0201 | tools offered to a model without function calling |
 //! | W0202, W0203 | unreachable routing rule; unused secret |
 //! | W0204, W0205, W0206 | plain-HTTP tool; `needs_tools` without tools; body limit under input limit |
@@ -57,6 +59,7 @@
 mod catalogue;
 pub mod keys;
 mod lower;
+mod mcp;
 mod policy;
 mod rules;
 mod template;
@@ -80,6 +83,7 @@ pub const DEFAULT_MAX_STEPS: u32 = 4;
 pub const DEFAULT_HTTP_TIMEOUT_MS: u32 = 5000;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 65536;
 pub const DEFAULT_CORS_MAX_AGE_SECS: u64 = 600;
+pub const DEFAULT_APPROVAL_EXPIRES_SECS: u64 = 24 * 60 * 60;
 
 /// Checks a parsed agent file. `text` is the file's text, for positions inside strings. Returns
 /// the agent when there is no error, and every diagnostic in position order.

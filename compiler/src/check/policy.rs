@@ -13,6 +13,7 @@ pub(crate) fn policy(cx: &mut Checker<'_>, root: &Node) {
         ("cache", "ttl", 1, 30 * DAY),
         ("rate_limit", "window", 1, 30 * DAY),
         ("cors", "max_age", 0, DAY),
+        ("approvals", "expires", 60, 30 * DAY),
     ];
     for (section, key, min, max) in durations {
         let Some(node) = root.get(section).and_then(|s| s.get(key)) else {

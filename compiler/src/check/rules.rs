@@ -38,16 +38,17 @@ pub(crate) fn check(cx: &mut Checker<'_>, root: &Node) {
         })
         .unwrap_or_default();
     let tools = root.get("tools").map(Node::items).unwrap_or_default();
-    let tool_names = tools_(cx, tools);
-    let mut used_secrets = BTreeSet::new();
+    let mut tool_names = tools_(cx, tools);
+    let mut used_secrets = super::mcp::check(cx, root, &secrets, &mut tool_names);
+    let has_tools = !tool_names.is_empty();
     for (i, tool) in tools.iter().enumerate() {
         used_secrets.extend(tool_body(cx, tool, i, &secrets));
     }
     if let Some(system) = root.get("system") {
         template::check(cx, system, "`system`", &Scope::System);
     }
-    models(cx, root, !tools.is_empty());
-    routing(cx, root, &tool_names, !tools.is_empty());
+    models(cx, root, has_tools);
+    routing(cx, root, &tool_names, has_tools);
     if let Some(list) = root.get("secrets") {
         for item in list.items() {
             if let Some(name) = item.as_str().filter(|n| !used_secrets.contains(*n)) {

@@ -98,8 +98,8 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
 
 /// The runtime features the project's agents use, in a fixed order: `tools` (any tool),
 /// `http-tools`, `calculator`, `clock`, `routing` (rules or fallbacks), `cache`, `rate-limit`,
-/// `auth`, `cors`, `page` (the chat page at `/`, when an agent is listed in it). A feature no
-/// agent uses is left out, and with it its code.
+/// `auth`, `cors`, `page` (the chat page at `/`, when an agent is listed in it), `mcp` (MCP
+/// servers). A feature no agent uses is left out, and with it its code.
 pub fn runtime_features(project: &Project) -> Vec<&'static str> {
     let mut used = std::collections::BTreeSet::new();
     for agent in &project.agents {
@@ -119,6 +119,7 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
         }
         for (on, feature) in [
             (agent.page, 9),
+            (!agent.mcp.is_empty(), 10),
             (agent.cache.is_some(), 5),
             (agent.rate_limit.is_some(), 6),
             (agent.auth.is_some(), 7),
@@ -129,7 +130,7 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
             }
         }
     }
-    const FEATURES: [&str; 10] = [
+    const FEATURES: [&str; 11] = [
         "tools",
         "http-tools",
         "calculator",
@@ -140,6 +141,7 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
         "auth",
         "cors",
         "page",
+        "mcp",
     ];
     used.into_iter().map(|i| FEATURES[i]).collect()
 }

@@ -1,7 +1,11 @@
 //! The `AgentSpec` data of each agent: what the runtime reads at run time.
 
 use super::names::{AgentPlan, AGENTS_MODULE};
-use crate::ir::{Agent, Builtin, Condition, HeaderTest, HttpTool, RateKey, Route, Tool, ToolKind};
+use crate::ir::{
+    Agent, Builtin, Condition, HeaderTest, HttpTool, McpServer, McpTool, RateKey, Route, Tool,
+    ToolKind,
+};
+use agentc_runtime::mcp::headers as mcp_headers;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -20,7 +24,13 @@ pub fn agent_spec(agent: &Agent, plan: &AgentPlan) -> TokenStream {
         .tools
         .iter()
         .zip(&plan.tools)
-        .map(|(tool, tool_plan)| tool_spec(agent, tool, plan, tool_plan.wrapper.as_deref()));
+        .map(|(tool, tool_plan)| tool_spec(agent, tool, plan, tool_plan.wrapper.as_deref()))
+        .chain(agent.mcp.iter().flat_map(|server| {
+            server
+                .tools
+                .iter()
+                .map(move |tool| mcp_tool_spec(agent, server, tool))
+        }));
     quote! {
         ::agentc_runtime::AgentSpec {
             name: #name,
@@ -196,12 +206,83 @@ fn tool_spec(agent: &Agent, tool: &Tool, plan: &AgentPlan, wrapper: Option<&str>
             (tool.description.clone(), tool.parameters.to_string(), kind)
         }
     };
+    let approval = approval(agent, tool.approval);
     quote! {
         ::agentc_runtime::agent::ToolSpec {
             name: #name,
             description: #description,
             parameters: #parameters,
             kind: #kind,
+            approval: #approval,
+        }
+    }
+}
+
+/// The `approval` of a `ToolSpec`.
+fn approval(agent: &Agent, required: bool) -> TokenStream {
+    let expires = agent.approval_expires_secs;
+    option(required.then(|| quote!(::agentc_runtime::agent::Approval { expires_secs: #expires })))
+}
+
+/// The `ToolSpec` of an allowed MCP tool: its description and parameters from the lock file,
+/// or placeholders the runtime replaces with the server's own.
+fn mcp_tool_spec(agent: &Agent, server: &McpServer, tool: &McpTool) -> TokenStream {
+    let name = &tool.offered;
+    let (description, parameters, locked) = match &tool.locked {
+        Some(locked) => (
+            locked.description.clone(),
+            locked.parameters.to_string(),
+            true,
+        ),
+        None => (
+            format!(
+                "The tool `{}` of the MCP server `{}`.",
+                tool.name, server.name
+            ),
+            r#"{"type":"object"}"#.to_owned(),
+            false,
+        ),
+    };
+    let McpServer {
+        name: server_name,
+        url,
+        headers,
+        timeout_ms,
+        allow_hosts,
+        ..
+    } = server;
+    // The secrets the headers refer to (checked to be among the agent's).
+    let mut header_secrets: Vec<String> = Vec::new();
+    for (_, value) in headers {
+        for part in mcp_headers::parse(value).unwrap_or_default() {
+            if let mcp_headers::Part::Secret(secret) = part {
+                if !header_secrets.iter().any(|s| s == secret) {
+                    header_secrets.push(secret.to_owned());
+                }
+            }
+        }
+    }
+    let headers = headers.iter().map(|(name, value)| quote!((#name, #value)));
+    let tool_name = &tool.name;
+    let approval = approval(agent, tool.approval);
+    quote! {
+        ::agentc_runtime::agent::ToolSpec {
+            name: #name,
+            description: #description,
+            parameters: #parameters,
+            kind: ::agentc_runtime::agent::ToolKind::Mcp(::agentc_runtime::agent::McpToolSpec {
+                server: &::agentc_runtime::agent::McpServerSpec {
+                    name: #server_name,
+                    url: #url,
+                    headers: &[#(#headers),*],
+                    timeout_ms: #timeout_ms,
+                    allow_hosts: &[#(#allow_hosts),*],
+                    secrets: &[#(#header_secrets),*],
+                },
+                tool: #tool_name,
+                locked: #locked,
+            }),
+            approval: #approval,
         }
     }
 }

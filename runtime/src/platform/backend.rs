@@ -40,6 +40,8 @@ impl Backend for WorkerBackend {
                 fetch_tool::run(&self.env, &spec, &arguments).await
             }
             ToolKind::Rust(function) => (function.0)(arguments).await,
+            #[cfg(feature = "mcp")]
+            ToolKind::Mcp(mcp) => super::mcp::call(&self.env, &mcp, arguments).await,
             _ => Err(format!(
                 "the tool `{}` is not compiled into this Worker",
                 tool.name

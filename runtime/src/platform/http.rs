@@ -260,6 +260,37 @@ async fn route(
             )
             .await
         }
+        Route::Approve {
+            agent,
+            session_id,
+            call_id,
+        } => {
+            // Reaches the session the way reading it does: authenticated, rate-limited, and
+            // only its owner gets there (anyone else hears 404).
+            let agent = find(agents, agent)?;
+            *known = Some(agent);
+            let key = authenticate(env, agent, req.headers())?;
+            let owner = Owner::of(&agent.policy, key.as_ref());
+            let counted = ownership::scoped_id(&owner, session_id);
+            rate_limit(env, agent, key, req.headers(), Some(&counted), 0, extra).await?;
+            let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
+            let mut url = url::Url::parse("https://session/approval").expect("a valid URL");
+            url.query_pairs_mut()
+                .append_pair("agent", agent.name)
+                .append_pair("session_id", session_id)
+                .append_pair("owner", &owner.label())
+                .append_pair("call_id", call_id);
+            forward(
+                env,
+                agent,
+                &owner,
+                session_id,
+                Method::Post,
+                url.as_str(),
+                Some(body),
+            )
+            .await
+        }
         Route::DeleteSession { agent, session_id } => {
             let agent = find(agents, agent)?;
             *known = Some(agent);

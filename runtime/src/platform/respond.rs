@@ -13,6 +13,7 @@ use super::{cache as cache_api, limiter};
 use crate::agent::{AgentSpec, ToolSpec};
 use crate::answer::{self, AfterTurn, Finish};
 use crate::api::ApiError;
+use crate::approval::{self, Decision, PausedTurn, PendingCall};
 use crate::cache::{self, CachedAnswer};
 use crate::history::Message;
 use crate::observe::TurnLog;
@@ -71,6 +72,15 @@ pub struct Request {
 enum Source {
     Model(backend::ModelBytes),
     Cached(CachedAnswer),
+    /// A paused turn, going on after a decision on one of its calls.
+    Resumed(Resumed),
+}
+
+/// A paused turn and a decision on one of its calls (taken out of `paused.pending`).
+pub struct Resumed {
+    pub paused: PausedTurn,
+    pub call: PendingCall,
+    pub decision: Decision,
 }
 
 /// The platform side of what follows a turn (see [`answer::Finish`] for the order).
@@ -95,6 +105,14 @@ impl AfterTurn for After {
             Err(_) => recent.clear(),
         }
         stored
+    }
+
+    fn save_paused(&mut self, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
+        match &self.storage {
+            Some(storage) => super::approvals::save(&storage.sql, route, paused),
+            // A stateless request has nowhere to keep it: its client only hears of the calls.
+            None => Ok(()),
+        }
     }
 
     async fn cache(&mut self, answer: CachedAnswer) {
@@ -125,10 +143,37 @@ pub async fn respond(
     format: Format,
     storage: Option<Storage>,
 ) -> Result<Response, ApiError> {
+    answer(env, request, None, format, storage).await
+}
+
+/// Goes on with a paused turn after a decision on one of its calls, and answers like a turn.
+pub async fn resume(
+    env: Env,
+    request: Request,
+    resumed: Resumed,
+    format: Format,
+    storage: Option<Storage>,
+) -> Result<Response, ApiError> {
+    answer(env, request, Some(resumed), format, storage).await
+}
+
+async fn answer(
+    env: Env,
+    request: Request,
+    resumed: Option<Resumed>,
+    format: Format,
+    storage: Option<Storage>,
+) -> Result<Response, ApiError> {
     let backend = WorkerBackend { env: env.clone() };
     let started = backend.now_ms();
     let agent = request.agent;
     let decision = routing::decision(agent, request.route);
+    // MCP tools get their servers' descriptions and parameters.
+    #[cfg(feature = "mcp")]
+    let decision = routing::Decision {
+        tools: super::mcp::offered(&env, decision.tools).await,
+        ..decision
+    };
     let mut log = TurnLog::new(agent.name, request.session_id.as_deref(), decision.label());
     let system = match agent.system {
         Prompt::Text(text) => text.to_owned(),
@@ -138,17 +183,21 @@ pub async fn respond(
         }),
     };
 
-    let cache_url = agent.policy.cache().map(|policy| {
-        let url = cache::key_url(
-            agent,
-            decision.model,
-            &system,
-            &request.history,
-            &request.message,
-            &decision.tools,
-        );
-        (url, policy.ttl_secs)
-    });
+    let cache_url = agent
+        .policy
+        .cache()
+        .filter(|_| resumed.is_none())
+        .map(|policy| {
+            let url = cache::key_url(
+                agent,
+                decision.model,
+                &system,
+                &request.history,
+                &request.message,
+                &decision.tools,
+            );
+            (url, policy.ttl_secs)
+        });
     let hit = match &cache_url {
         Some((url, _)) => cache_api::get(url)
             .await
@@ -164,9 +213,19 @@ pub async fn respond(
         .limiter
         .zip(agent.policy.rate_limit())
         .filter(|(_, policy)| policy.token_budget.is_some());
-    let (model, source) = match hit {
-        Some((model, answer)) => (model, Source::Cached(answer)),
-        None => {
+    let (model, source) = match (hit, resumed) {
+        (_, Some(resumed)) => {
+            // The model that answered the turn so far (one of the chain the turn could use).
+            let chain = decision.chain(agent);
+            let model = chain
+                .iter()
+                .copied()
+                .find(|m| *m == resumed.paused.model)
+                .unwrap_or(decision.model);
+            (model, Source::Resumed(resumed))
+        }
+        (Some((model, answer)), None) => (model, Source::Cached(answer)),
+        (None, None) => {
             let input = TurnInput {
                 agent,
                 model: decision.model,
@@ -219,6 +278,7 @@ pub async fn respond(
         cache_put,
         limiter,
     };
+    let label = decision.label();
     let tools = decision.tools;
     let (history, message) = (request.history, request.message);
 
@@ -237,6 +297,16 @@ pub async fn respond(
                     .complete(&mut after, &messages, &summary, deltas, &trace)
                     .await?;
                 let response = json_response(&completion.whole(&collected.answer, &summary))?;
+                let merged = merge(&headers, &response);
+                Ok(response.with_headers(merged))
+            }
+            Outcome::Paused(paused) => {
+                let summary = finish
+                    .pause(&mut after, &paused, &label, model, &trace)
+                    .await?;
+                let body =
+                    completion.whole_tool_calls(&collected.answer, &paused.pending, &summary);
+                let response = json_response(&body)?;
                 let merged = merge(&headers, &response);
                 Ok(response.with_headers(merged))
             }
@@ -289,9 +359,39 @@ pub async fn respond(
         )
         .await;
         let deltas = recorder.deltas.take();
-        let Outcome::Completed { messages, summary } = outcome else {
-            finish.fail(&mut after, &outcome, &trace).await;
-            return;
+        let (messages, summary) = match outcome {
+            Outcome::Completed { messages, summary } => (messages, summary),
+            Outcome::Paused(paused) => {
+                // The stream ends with the waiting calls, once they are stored.
+                let end = match finish
+                    .pause(&mut after, &paused, &label, model, &trace)
+                    .await
+                {
+                    Ok(summary) => match &format {
+                        Format::CompletionChunks(completion) => {
+                            completion.finish_tool_calls(&paused.pending, &summary)
+                        }
+                        _ => paused
+                            .pending
+                            .iter()
+                            .map(approval::required_frame)
+                            .collect(),
+                    },
+                    Err(err) => {
+                        sink.event(TurnEvent::Error {
+                            code: "storage_error",
+                            message: &err.message,
+                        });
+                        return;
+                    }
+                };
+                let _ = frames.unbounded_send(end);
+                return;
+            }
+            outcome => {
+                finish.fail(&mut after, &outcome, &trace).await;
+                return;
+            }
         };
         if let Err(err) = finish
             .complete(&mut after, &messages, &summary, deltas, &trace)
@@ -365,6 +465,23 @@ async fn run(
                 user_message: message,
             };
             turn::run(backend, input, first, sink, &mut trace).await
+        }
+        Source::Resumed(Resumed {
+            paused,
+            call,
+            decision,
+        }) => {
+            let resume = turn::Resume {
+                agent,
+                model,
+                tools,
+                system,
+                history,
+                paused,
+                call,
+                decision,
+            };
+            turn::resume(backend, resume, sink, &mut trace).await
         }
         Source::Cached(cached) => {
             answer::replay(backend, &cached, model, message, sink, &mut trace)

@@ -9,11 +9,13 @@
 //! answers 404 to every request of another owner and to reads of a session never created.
 //! Deleting a session takes the turn lock, so it never lands in the middle of a turn.
 
+use super::approvals;
 use super::http::error_response;
 use super::limiter::{self, Limiter};
 use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
+use crate::approval;
 use crate::history::{self, Message, Role, ToolCall};
 use crate::openai;
 use crate::ownership::{self, Admission};
@@ -93,6 +95,9 @@ impl SessionObject {
             if let Err(err) = sql.exec(schema, None) {
                 worker::console_error!("agentc: could not create the session's tables: {err}");
             }
+        }
+        if let Err(err) = sql.exec(approvals::SCHEMA, None) {
+            worker::console_error!("agentc: could not create the paused-turn table: {err}");
         }
         SessionObject {
             sql,
@@ -177,6 +182,20 @@ impl SessionObject {
                         }
                         Err(err) => Err(err),
                     },
+                    None => Err(ApiError::internal(
+                        "the session was asked for an unknown agent",
+                    )),
+                }
+            }
+            (Method::Post, "/approval") => {
+                let body = req.bytes().await?;
+                match query("agent").and_then(|name| agent::find(self.agents, &name)) {
+                    Some(agent) => {
+                        let session_id = query("session_id").unwrap_or_default();
+                        let call_id = query("call_id").unwrap_or_default();
+                        let owner = query("owner").unwrap_or_default();
+                        self.decide(agent, session_id, &owner, call_id, &body).await
+                    }
                     None => Err(ApiError::internal(
                         "the session was asked for an unknown agent",
                     )),
@@ -294,6 +313,7 @@ impl SessionObject {
             Admission::Create => self.create(&admitted.owner, agent.policy.history.keep)?,
             Admission::Allowed => self.set_keep(agent.policy.history.keep)?,
         }
+        approvals::refuse_if_waiting(&self.sql)?;
         let transcript = self.load_window(agent.history_window)?;
         let window = history::window(&transcript, agent.history_window as usize);
         let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
@@ -315,6 +335,56 @@ impl SessionObject {
             guard,
         };
         respond::respond(self.env.clone(), request, format, Some(storage)).await
+    }
+
+    /// A decision on a call of the paused turn: recorded (the call no longer waits) before the
+    /// tool runs, then the turn goes on and streams like a chat turn.
+    async fn decide(
+        &self,
+        agent: &'static AgentSpec,
+        session_id: String,
+        owner: &str,
+        call_id: String,
+        body: &[u8],
+    ) -> Result<Response, ApiError> {
+        let decision = approval::parse_decision(body)?;
+        let guard = self.turn_lock.clone().lock_owned().await;
+        if self.admit(owner, false)? == Admission::NotFound {
+            return Err(ownership::not_found(&session_id));
+        }
+        let (route, mut paused) =
+            approvals::load(&self.sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
+        let call = paused.take(&call_id, approvals::now_ms())?;
+        approvals::save(&self.sql, &route, &paused)?;
+        let transcript = self.load_window(agent.history_window)?;
+        let history = history::window(&transcript, agent.history_window as usize).to_vec();
+        let request = respond::Request {
+            agent,
+            session_id: Some(session_id),
+            history,
+            message: String::new(),
+            route: routing::parse_label(agent, &route),
+            limiter: None,
+        };
+        let storage = respond::Storage {
+            store,
+            sql: self.sql.clone(),
+            recent: self.recent.clone(),
+            guard,
+        };
+        let resumed = respond::Resumed {
+            paused,
+            call,
+            decision,
+        };
+        respond::resume(
+            self.env.clone(),
+            request,
+            resumed,
+            Format::Events,
+            Some(storage),
+        )
+        .await
     }
 
     /// The newest `window` stored messages, oldest first.
@@ -412,7 +482,11 @@ impl SessionObject {
             let messages = ui_stream::ui_messages(&session_id, &messages);
             serde_json::json!({ "id": session_id, "messages": messages })
         } else {
-            serde_json::json!({ "session_id": session_id, "messages": messages })
+            serde_json::json!({
+                "session_id": session_id,
+                "messages": messages,
+                "pending_approvals": approvals::listed(&self.sql)?,
+            })
         };
         respond::json_response(&body.to_string())
     }
@@ -427,6 +501,7 @@ impl SessionObject {
         for statement in ["DELETE FROM transcript", "DELETE FROM session"] {
             self.sql.exec(statement, None).map_err(storage_error)?;
         }
+        approvals::clear(&self.sql)?;
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
@@ -515,5 +590,6 @@ fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
         )
         .map_err(storage_error)?;
     }
-    Ok(())
+    // A paused turn that has now completed waits no more.
+    approvals::clear(sql)
 }

@@ -91,6 +91,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                         crate::agents::orders::lookup_order,
                     ),
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {
@@ -158,6 +159,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                     max_response_bytes: 16384u32,
                     secrets: &[],
                 }),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {

@@ -305,6 +305,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                     max_response_bytes: 65536u32,
                     secrets: &["CATALOG_TOKEN"],
                 }),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "reorder",
@@ -313,6 +314,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::catalog::reorder),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "clock",
@@ -321,6 +323,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Builtin(
                     ::agentc_runtime::agent::Builtin::Clock,
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {
@@ -404,6 +407,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                         crate::agents::help_desk::reorder_again,
                     ),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "refund",
@@ -412,6 +416,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::help_desk::refund),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "no_args",
@@ -420,6 +425,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Rust(
                     ::agentc_runtime::agent::RustTool(crate::agents::help_desk::no_args),
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {

@@ -108,6 +108,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                     max_response_bytes: 8192u32,
                     secrets: &["TICKETS_TOKEN"],
                 }),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "calculator",
@@ -116,6 +117,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Builtin(
                     ::agentc_runtime::agent::Builtin::Calculator,
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {

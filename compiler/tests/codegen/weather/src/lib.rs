@@ -128,6 +128,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                     max_response_bytes: 65536u32,
                     secrets: &["WEATHER_KEY"],
                 }),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "lookup_order",
@@ -138,6 +139,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                         crate::agents::forecast::lookup_order,
                     ),
                 ),
+                approval: ::core::option::Option::None,
             },
             ::agentc_runtime::agent::ToolSpec {
                 name: "clock",
@@ -146,6 +148,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 kind: ::agentc_runtime::agent::ToolKind::Builtin(
                     ::agentc_runtime::agent::Builtin::Clock,
                 ),
+                approval: ::core::option::Option::None,
             },
         ],
         policy: ::agentc_runtime::policy::Policy {
