@@ -102,6 +102,10 @@ pub(super) async fn rest(
     answer(&ai, request, Surface::Rest).await
 }
 
+/// How long a streamed answer stays silent before a keep-alive comment: well within the
+/// Worker's idle bound on a model's stream (`agentc_runtime::turn::MODEL_IDLE_TIMEOUT_MS`).
+const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn answer(ai: &LocalAi, request: RecordedRequest, surface: Surface) -> Response {
     let stream = request.stream();
     let generation = match ai.run(request) {
@@ -109,7 +113,7 @@ async fn answer(ai: &LocalAi, request: RecordedRequest, surface: Surface) -> Res
         Err(error) => return surface.error(&error.into()),
     };
     if stream {
-        return sse::response(frames(generation));
+        return sse::response(sse::with_keep_alive(frames(generation), KEEP_ALIVE_EVERY));
     }
     let collected = generation.collect().await;
     let result = AiResult {

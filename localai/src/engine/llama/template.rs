@@ -23,9 +23,10 @@ use serde_json::{json, Map, Value as Json};
 /// Small models call a tool for every message once they see tools (the 1.5B model called an
 /// invented `count_to` for "Count to 10" and `get_weather` with `location: "Alice"` for "My name
 /// is Alice"); this keeps them to answering small talk in words.
-pub const TOOL_GUIDANCE: &str = "Call a tool only when the user's last message asks for \
-    something that tool provides. For anything else (greetings, small talk, counting, what the \
-    user told you earlier) answer directly in plain text, without calling any tool.";
+pub const TOOL_GUIDANCE: &str = "When the user's last message asks for something a tool \
+    provides (such as current data), call that tool and never guess its result. For anything \
+    else (greetings, small talk, counting, what the user told you earlier) answer directly in \
+    plain text, without calling any tool.";
 
 /// The messages with [`TOOL_GUIDANCE`] added to the system prompt (a system message is put
 /// first if there is none).
