@@ -18,7 +18,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
         name: "mcp-calc",
         description: "",
         model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        system: "You do arithmetic.",
+        system: ::agentc_runtime::tools::template::Prompt::Text("You do arithmetic."),
         history_window: 10u32,
         max_tokens: 512u32,
         temperature: ::core::option::Option::None,
@@ -30,9 +30,25 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 parameters: "{\"properties\":{\"order_id\":{\"type\":\"string\"}},\"required\":[\"order_id\"],\"type\":\"object\"}",
                 kind: ::agentc_runtime::agent::ToolKind::Http(::agentc_runtime::agent::HttpToolSpec {
                     method: "POST",
-                    url: "https://shop.example.com/refunds",
+                    url: ::agentc_runtime::tools::template::Template::Text(
+                        "https://shop.example.com/refunds",
+                    ),
                     headers: &[],
-                    body: ::core::option::Option::Some("{{ args | tojson }}"),
+                    body: ::core::option::Option::Some(
+                        ::agentc_runtime::tools::template::Template::Compiled(|
+                            cx: &::serde_json::Value,
+                        | -> ::core::result::Result<
+                            ::std::string::String,
+                            ::std::string::String,
+                        > {
+                            let mut out = ::std::string::String::with_capacity(19usize);
+                            (::agentc_runtime::tools::template::filters::tojson(
+                                ::agentc_runtime::tools::template::Val::json(cx.get("args")),
+                            ))
+                                .write(&mut out);
+                            ::core::result::Result::Ok(out)
+                        }),
+                    ),
                     timeout_ms: 5000u32,
                     allow_hosts: &["shop.example.com"],
                     max_response_bytes: 65536u32,
@@ -122,6 +138,17 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 max_input_chars: 8000u32,
                 max_body_bytes: 65536u32,
             },
+            sessions: ::agentc_runtime::policy::SessionPolicy {
+                client_ids: false,
+            },
+            history: ::agentc_runtime::policy::HistoryPolicy {
+                keep: 1000u32,
+                max_tokens: 8192u32,
+            },
+            tools: ::agentc_runtime::policy::ToolPolicy {
+                max_calls_per_step: 4u32,
+                stream_results: true,
+            },
         },
     },
 ];
@@ -150,5 +177,8 @@ impl ::worker::DurableObject for Session {
         req: ::worker::Request,
     ) -> ::worker::Result<::worker::Response> {
         self.inner.fetch(req).await
+    }
+    async fn alarm(&self) -> ::worker::Result<::worker::Response> {
+        self.inner.alarm().await
     }
 }
