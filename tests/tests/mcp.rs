@@ -170,7 +170,11 @@ async fn the_model_calls_an_mcp_tool_and_its_result_reaches_model_and_client() {
     assert_eq!(add["parameters"]["required"], json!(["a", "b"]));
     let messages = requests[1].inputs["messages"].as_array().unwrap();
     let tool = messages.iter().find(|m| m["role"] == "tool").unwrap();
-    assert_eq!(tool["content"], r#"{"result":5}"#);
+    // Marked as data for the model, as every tool result is.
+    assert_eq!(
+        tool["content"],
+        "<tool_output>\n{\"result\":5}\n</tool_output>"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,13 +187,20 @@ async fn a_tool_the_allow_list_omits_is_never_offered_and_cannot_be_called() {
     let events = stack
         .chat_events("mcp_calc", "Delete everything.", "wipe")
         .await;
-    let result = event(&events, "tool_result");
-    assert_eq!(result["ok"], false);
-    let error = result["error"].as_str().unwrap();
-    assert!(error.contains("no tool named `calc_wipe`"), "{error}");
+    // The call is neither run nor shown: the model is asked again, told the tool is not there.
+    assert_eq!(names(&events), ["delta", "done"]);
     assert!(server.calls().await.is_empty());
-    for request in stack.model_requests() {
-        assert!(!offered(&request).iter().any(|t| t.contains("wipe")));
+    let requests = stack.model_requests();
+    assert_eq!(requests.len(), 2);
+    let messages = requests[1].inputs["messages"].as_array().unwrap();
+    let note = messages.last().unwrap();
+    assert_eq!(note["role"], "system");
+    assert!(
+        note["content"].as_str().unwrap().contains("calc_wipe"),
+        "{note}"
+    );
+    for request in &requests {
+        assert!(!offered(request).iter().any(|t| t.contains("wipe")));
     }
 }
 

@@ -239,7 +239,9 @@ fn mcp_tool_spec(agent: &Agent, server: &McpServer, tool: &McpTool) -> TokenStre
                 "The tool `{}` of the MCP server `{}`.",
                 tool.name, server.name
             ),
-            r#"{"type":"object"}"#.to_owned(),
+            // Unknown until the server lists it: open, so the Worker's argument check (which
+            // closes every object schema) does not refuse what the server alone can judge.
+            r#"{"type":"object","additionalProperties":true}"#.to_owned(),
             false,
         ),
     };

@@ -61,7 +61,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
             ::agentc_runtime::agent::ToolSpec {
                 name: "calc_add",
                 description: "The tool `add` of the MCP server `calc`.",
-                parameters: "{\"type\":\"object\"}",
+                parameters: "{\"type\":\"object\",\"additionalProperties\":true}",
                 kind: ::agentc_runtime::agent::ToolKind::Mcp(::agentc_runtime::agent::McpToolSpec {
                     server: &::agentc_runtime::agent::McpServerSpec {
                         name: "calc",
@@ -79,7 +79,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
             ::agentc_runtime::agent::ToolSpec {
                 name: "calc_multiply",
                 description: "The tool `multiply` of the MCP server `calc`.",
-                parameters: "{\"type\":\"object\"}",
+                parameters: "{\"type\":\"object\",\"additionalProperties\":true}",
                 kind: ::agentc_runtime::agent::ToolKind::Mcp(::agentc_runtime::agent::McpToolSpec {
                     server: &::agentc_runtime::agent::McpServerSpec {
                         name: "calc",
@@ -99,7 +99,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
             ::agentc_runtime::agent::ToolSpec {
                 name: "calc_get_time",
                 description: "The tool `get-time` of the MCP server `calc`.",
-                parameters: "{\"type\":\"object\"}",
+                parameters: "{\"type\":\"object\",\"additionalProperties\":true}",
                 kind: ::agentc_runtime::agent::ToolKind::Mcp(::agentc_runtime::agent::McpToolSpec {
                     server: &::agentc_runtime::agent::McpServerSpec {
                         name: "calc",
