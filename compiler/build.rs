@@ -104,6 +104,9 @@ fn main() {
         repo.join("Cargo.toml").display()
     );
     println!("cargo:rerun-if-changed={}", repo.join("localai").display());
+    // Clones that share a target directory (scripts/env.sh) build the same unit, and the paths
+    // above name the clone that built it last: scripts/env.sh names the clone building now.
+    println!("cargo:rerun-if-env-changed=AGENTC_CHECKOUT");
 }
 
 fn read(path: &Path) -> String {
