@@ -37,8 +37,12 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
-    /// Print the JSON Schema of agent files.
-    Schema,
+    /// Print the JSON Schema of agent files (`--test`: of test files).
+    Schema {
+        /// Print the schema of test files (`*.test.yaml`) instead.
+        #[arg(long)]
+        test: bool,
+    },
     /// Check, generate the Worker crate, compile it to wasm and write wrangler.toml.
     Build {
         /// The project root (holds agents/).
@@ -74,6 +78,9 @@ pub enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// Run the agents' test files (`agents/*.test.yaml`) on the local Worker or a deployment
+    /// (exit 0 all passed, 1 a case failed, 2 a bad file).
+    Test(agentc::testing::cli::TestArgs),
     /// API keys for agents with `auth`.
     Key {
         #[command(subcommand)]
@@ -105,10 +112,15 @@ pub fn run(command: Command) -> ExitCode {
             format,
             deny_warnings,
         } => check(paths, format, deny_warnings),
-        Command::Schema => {
-            print!("{}", agentc::schema::SCHEMA);
+        Command::Schema { test } => {
+            if test {
+                print!("{}", agentc::testing::SCHEMA);
+            } else {
+                print!("{}", agentc::schema::SCHEMA);
+            }
             ExitCode::SUCCESS
         }
+        Command::Test(args) => agentc::testing::cli::run(args),
         Command::Build {
             root,
             generate_only,

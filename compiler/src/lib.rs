@@ -5,8 +5,9 @@
 //! their source, [`codegen`] turns the IR into the files of a Rust
 //! Worker crate (built on the `agentc-runtime` crate) and its `wrangler.toml`, and [`emit`]
 //! writes what changed. [`build`] runs the pipeline and compiles the crate to wasm; [`dev`] runs
-//! the result locally on workerd with localai standing in for Workers AI. Nothing is written
-//! until every check has passed.
+//! the result locally on workerd with localai standing in for Workers AI; [`testing`] runs an
+//! agent's `*.test.yaml` cases against it or a deployment. Nothing is written until every check
+//! has passed.
 
 pub mod build;
 pub mod check;
@@ -23,5 +24,6 @@ pub mod project;
 pub mod rust_tool;
 pub mod schema;
 pub mod span;
+pub mod testing;
 pub mod toolchain;
 pub mod yaml;
