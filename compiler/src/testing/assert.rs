@@ -5,7 +5,7 @@
 //! (not with an `error` event) unless `error` is expected.
 
 use super::outcome::Outcome;
-use super::Expect;
+use super::{Expect, HeaderExpect};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -62,10 +62,18 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Verdict {
     }
     for (name, want) in &expect.headers {
         let got = outcome.header(name);
-        if got != want.as_deref() {
+        let (holds, expected) = match want {
+            HeaderExpect::Equals(value) => (got == Some(value.as_str()), format!("{value:?}")),
+            HeaderExpect::Matches(regex) => (
+                got.is_some_and(|v| regex.is_match(v)),
+                format!("a value matching /{}/", regex.as_str()),
+            ),
+            HeaderExpect::Absent => (got.is_none(), "no such header".into()),
+        };
+        if !holds {
             out.push(fail(
                 format!("headers.{name}"),
-                want.as_ref().map_or("no such header".into(), |v| format!("{v:?}")),
+                expected,
                 got.map_or("no such header".into(), |v| format!("{v:?}")),
             ));
         }

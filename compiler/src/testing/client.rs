@@ -96,7 +96,7 @@ impl Target for Remote {
         })
     }
 
-    fn prepare(&mut self, _agent: &str, _case: &Case) -> Result<(), String> {
+    fn prepare(&mut self, _agent: &str, _case: &Case, _run: u32) -> Result<(), String> {
         Ok(())
     }
 

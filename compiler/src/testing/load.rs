@@ -15,7 +15,7 @@
 //! | E0308 | two cases with one name |
 
 use super::unknown::{self, Unknown};
-use super::{Body, Case, Expect, Latency, RequestSpec, TestFile, ToolCallExpect, Turn};
+use super::{Body, Case, Expect, HeaderExpect, Latency, RequestSpec, TestFile, ToolCallExpect, Turn};
 use crate::check::suggest;
 use crate::diagnostic::Diagnostic;
 use crate::ir;
@@ -343,7 +343,6 @@ impl<'a> Lower<'a> {
     fn expect(&mut self, node: &Node) -> Option<Expect> {
         let mut expect = Expect {
             status: node.get("status").and_then(Node::as_i64).map(|s| s as u16),
-            headers: header_map(node.get("headers")),
             contains: strings(node.get("contains")),
             not_contains: strings(node.get("not_contains")),
             ignore_case: node.get("ignore_case").and_then(Node::as_bool) == Some(true),
@@ -362,16 +361,19 @@ impl<'a> Lower<'a> {
             ..Expect::default()
         };
         if let Some(regex) = node.get("matches") {
-            let text = regex.as_str()?;
-            match regex_lite::Regex::new(text) {
-                Ok(compiled) => expect.matches = Some(compiled),
-                Err(err) => self.error(
-                    "E0304",
-                    regex,
-                    format!("`matches` is not a valid regex: {err}"),
-                    Some("the syntax is regex-lite's (Rust regex without Unicode classes)".into()),
-                ),
-            }
+            expect.matches = self.regex(regex);
+        }
+        for (name, value) in node.get("headers").map(Node::entries).unwrap_or_default() {
+            let name = name.as_str()?.to_ascii_lowercase();
+            let want = match (&value.value, value.get("matches")) {
+                (Value::Null, _) => HeaderExpect::Absent,
+                (_, Some(regex)) => match self.regex(regex) {
+                    Some(regex) => HeaderExpect::Matches(regex),
+                    None => continue,
+                },
+                _ => HeaderExpect::Equals(value.as_str()?.to_owned()),
+            };
+            expect.headers.push((name, want));
         }
         if let Some(calls) = node.get("tool_called") {
             let list: Vec<&Node> = match &calls.value {
@@ -422,6 +424,24 @@ impl<'a> Lower<'a> {
             }
         }
         Some(expect)
+    }
+}
+
+impl Lower<'_> {
+    /// A regex of the file, or a diagnostic at it.
+    fn regex(&mut self, node: &Node) -> Option<regex_lite::Regex> {
+        match regex_lite::Regex::new(node.as_str()?) {
+            Ok(compiled) => Some(compiled),
+            Err(err) => {
+                self.error(
+                    "E0304",
+                    node,
+                    format!("`matches` is not a valid regex: {err}"),
+                    Some("the syntax is regex-lite's (Rust regex without Unicode classes)".into()),
+                );
+                None
+            }
+        }
     }
 }
 

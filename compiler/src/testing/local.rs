@@ -177,14 +177,14 @@ impl Target for Local {
         None
     }
 
-    fn prepare(&mut self, agent: &str, case: &Case) -> Result<(), String> {
+    fn prepare(&mut self, agent: &str, case: &Case, run: u32) -> Result<(), String> {
         let kind = if case.replies.is_some() {
             Kind::Scripted
         } else {
             Kind::Model
         };
         let index = self.worker(kind)?;
-        if let Some(replies) = &case.replies {
+        if let (Some(replies), 1) = (&case.replies, run) {
             let script = serde_json::json!({ "replies": replies, "when_exhausted": "error" });
             put_script(&format!("http://{}", self.workers[index].localai), &script)?;
         }

@@ -109,8 +109,8 @@ pub enum Body {
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
     pub status: Option<u16>,
-    /// Lowercase names; `None`: the header must be absent.
-    pub headers: Vec<(String, Option<String>)>,
+    /// Lowercase names.
+    pub headers: Vec<(String, HeaderExpect)>,
     pub contains: Vec<String>,
     pub not_contains: Vec<String>,
     pub ignore_case: bool,
@@ -126,6 +126,14 @@ pub struct Expect {
     pub max_latency: Option<Latency>,
     /// Known to compile.
     pub json_schema: Option<Json>,
+}
+
+/// What a response header must be.
+#[derive(Debug, Clone)]
+pub enum HeaderExpect {
+    Equals(String),
+    Matches(regex_lite::Regex),
+    Absent,
 }
 
 /// A tool call a turn must contain.

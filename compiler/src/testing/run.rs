@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 pub trait Target {
     /// Why this target cannot run a case, if it cannot.
     fn skip_reason(&self, case: &Case) -> Option<String>;
-    /// Readies the target for one run of `case` of agent `agent` (its model and tool results).
-    fn prepare(&mut self, agent: &str, case: &Case) -> Result<(), String>;
+    /// Readies the target for run `run` (from 1) of `case` of agent `agent`: its model and tool
+    /// results. Scripted replies are set at the first run and consumed across all runs.
+    fn prepare(&mut self, agent: &str, case: &Case, run: u32) -> Result<(), String>;
     /// Sends one request and reads the whole answer.
     fn send(&mut self, request: &Request) -> Result<Outcome, String>;
 }
@@ -128,7 +129,7 @@ fn run_once(
         }
     };
     target
-        .prepare(&file.agent, case)
+        .prepare(&file.agent, case, run)
         .map_err(|err| failure(None, vec![setup_failure(err)], None))?;
     let mut session = (options.session_id)();
     for (index, turn) in case.turns.iter().enumerate() {
