@@ -76,7 +76,11 @@ fn bad_test_files_are_reported_at_their_lines() {
     let mut differences = Vec::new();
     for file in files_in(&cases_dir("bad")) {
         let (tests, checked) = load(std::slice::from_ref(&file), &agents);
-        assert!(tests.is_empty() && checked.has_errors(), "{} checks", file.display());
+        assert!(
+            tests.is_empty() && checked.has_errors(),
+            "{} checks",
+            file.display()
+        );
         let golden_path = file.with_extension("").with_extension("stderr");
         differences.extend(golden(&golden_path, &checked.render()));
     }

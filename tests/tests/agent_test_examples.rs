@@ -18,7 +18,11 @@ fn the_example_agents_pass_their_tests_on_the_local_model() {
     let examples = agentc::project::agent_files(&root.join("agents")).expect("list agents/");
     for agent in &examples {
         let test = agent.with_extension("test.yaml");
-        assert!(files.contains(&test), "{} has no test file", agent.display());
+        assert!(
+            files.contains(&test),
+            "{} has no test file",
+            agent.display()
+        );
     }
     let sources = agentc::project::read_files(&files, &root).expect("read test files");
     let (tests, checked) = load::check_files(sources, &agents);
@@ -33,5 +37,9 @@ fn the_example_agents_pass_their_tests_on_the_local_model() {
             failed.push(text);
         }
     }
-    assert!(failed.is_empty(), "example tests failed:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "example tests failed:\n{}",
+        failed.join("\n")
+    );
 }

@@ -28,7 +28,11 @@ pub struct Verdict {
     pub slow: Option<(u64, Duration)>,
 }
 
-fn fail(check: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+fn fail(
+    check: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Failure {
     Failure {
         check: check.into(),
         expected: expected.into(),
@@ -57,7 +61,11 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Verdict {
                 format!("an `error` event: {code}: {message}"),
             ));
         } else if outcome.done().is_none() {
-            out.push(fail("stream", "a `done` event", "the stream ended without one"));
+            out.push(fail(
+                "stream",
+                "a `done` event",
+                "the stream ended without one",
+            ));
         }
     }
     for (name, want) in &expect.headers {
@@ -87,7 +95,11 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Verdict {
         }
     };
     let folded = fold(&answer);
-    let case_note = if expect.ignore_case { " (ignoring case)" } else { "" };
+    let case_note = if expect.ignore_case {
+        " (ignoring case)"
+    } else {
+        ""
+    };
     for text in &expect.contains {
         if !folded.contains(&fold(text)) {
             out.push(fail(
@@ -177,9 +189,10 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Verdict {
             out.push(fail(
                 "model",
                 format!("{want:?}"),
-                got.map_or("no model named (no `done` event or `x-agentc-model`)".into(), |m| {
-                    format!("{m:?}")
-                }),
+                got.map_or(
+                    "no model named (no `done` event or `x-agentc-model`)".into(),
+                    |m| format!("{m:?}"),
+                ),
             ));
         }
     }
@@ -204,13 +217,19 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Verdict {
             out.push(fail(
                 "error",
                 format!("the error code {want:?}"),
-                error.map_or("no error".into(), |(code, message)| format!("{code}: {message}")),
+                error.map_or("no error".into(), |(code, message)| {
+                    format!("{code}: {message}")
+                }),
             ));
         }
     }
     if let Some(schema) = &expect.json_schema {
         if let Err(problem) = check_json(schema, &answer) {
-            out.push(fail("json_schema", "an answer that is JSON matching the schema", problem));
+            out.push(fail(
+                "json_schema",
+                "an answer that is JSON matching the schema",
+                problem,
+            ));
         }
     }
     let mut slow = None;
@@ -274,7 +293,11 @@ fn check_json(schema: &Json, answer: &str) -> Result<(), String> {
         None => Ok(()),
         Some(error) => {
             let at = error.instance_path().to_string();
-            let at = if at.is_empty() { "the answer".to_owned() } else { at };
+            let at = if at.is_empty() {
+                "the answer".to_owned()
+            } else {
+                at
+            };
             Err(format!("{at}: {error}"))
         }
     }
@@ -289,18 +312,29 @@ mod tests {
     fn arguments_are_compared_as_a_subset() {
         let args = json!({"location": "Paris", "units": {"temp": "C", "wind": "kmh"}, "days": 3});
         assert!(includes(&args, &json!({"location": "Paris"})));
-        assert!(includes(&args, &json!({"units": {"temp": "C"}, "days": 3.0})));
+        assert!(includes(
+            &args,
+            &json!({"units": {"temp": "C"}, "days": 3.0})
+        ));
         assert!(!includes(&args, &json!({"location": "paris"})));
         assert!(!includes(&args, &json!({"country": "FR"})));
-        assert!(includes(&json!([1, {"a": 1, "b": 2}]), &json!([1, {"a": 1}])));
+        assert!(includes(
+            &json!([1, {"a": 1, "b": 2}]),
+            &json!([1, {"a": 1}])
+        ));
         assert!(!includes(&json!([1, 2]), &json!([1])));
     }
 
     #[test]
     fn json_answers_are_checked_inside_fences_too() {
         let schema = json!({"type": "object", "required": ["city"]});
-        assert_eq!(check_json(&schema, "```json\n{\"city\": \"Paris\"}\n```"), Ok(()));
+        assert_eq!(
+            check_json(&schema, "```json\n{\"city\": \"Paris\"}\n```"),
+            Ok(())
+        );
         assert!(check_json(&schema, "{}").unwrap_err().contains("city"));
-        assert!(check_json(&schema, "Paris").unwrap_err().starts_with("the answer is not JSON"));
+        assert!(check_json(&schema, "Paris")
+            .unwrap_err()
+            .starts_with("the answer is not JSON"));
     }
 }

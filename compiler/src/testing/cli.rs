@@ -77,7 +77,8 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     for path in &paths {
         if path.is_dir() {
             files.extend(
-                load::test_files(path).map_err(|err| format!("cannot list {}: {err}", path.display()))?,
+                load::test_files(path)
+                    .map_err(|err| format!("cannot list {}: {err}", path.display()))?,
             );
         } else {
             files.push(path.clone());
@@ -86,7 +87,11 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     if files.is_empty() {
         eprintln!(
             "error: no test files (*.test.yaml) in {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(ExitCode::from(2));
     }
@@ -126,7 +131,8 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
 
 /// The project's agents, or `None` after printing why they are invalid.
 fn check_agents(dir: &Path, root: &Path) -> Result<Option<ir::Project>, String> {
-    let files = project::agent_files(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
+    let files =
+        project::agent_files(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
     let sources = project::read_files(&files, root).map_err(|diag| diag.message)?;
     let checked = project::check_files(sources);
     print_invalid(&checked);
@@ -141,7 +147,11 @@ fn print_invalid(checked: &Checked) {
 }
 
 /// Builds the Worker (unless `--no-build`) and readies it to run locally.
-fn local_target(args: &TestArgs, opts: &BuildOptions, agents: ir::Project) -> Result<Option<Local>, String> {
+fn local_target(
+    args: &TestArgs,
+    opts: &BuildOptions,
+    agents: ir::Project,
+) -> Result<Option<Local>, String> {
     if !args.no_build {
         match build::build(opts) {
             Ok(_) => {}
@@ -152,14 +162,16 @@ fn local_target(args: &TestArgs, opts: &BuildOptions, agents: ir::Project) -> Re
             Err(err) => return Err(err.to_string()),
         }
     }
-    let root = std::fs::canonicalize(&args.root).map_err(|err| format!("{}: {err}", args.root.display()))?;
+    let root = std::fs::canonicalize(&args.root)
+        .map_err(|err| format!("{}: {err}", args.root.display()))?;
     let localai = match &args.localai {
         Some(bin) => bin.clone(),
         None => {
             let beside = std::env::current_exe()
                 .ok()
                 .and_then(|exe| exe.parent().map(|dir| dir.join("localai")));
-            toolchain::find("localai", "LOCALAI_BIN", beside.as_slice()).map_err(|err| err.to_string())?
+            toolchain::find("localai", "LOCALAI_BIN", beside.as_slice())
+                .map_err(|err| err.to_string())?
         }
     };
     let model_args = match &args.model {
@@ -167,7 +179,8 @@ fn local_target(args: &TestArgs, opts: &BuildOptions, agents: ir::Project) -> Re
         None => Vec::new(),
     };
     let dev_vars = root.join(".dev.vars");
-    let secrets = dev::read_dev_vars(&dev_vars).map_err(|err| format!("{}: {err}", dev_vars.display()))?;
+    let secrets =
+        dev::read_dev_vars(&dev_vars).map_err(|err| format!("{}: {err}", dev_vars.display()))?;
     let fixtures = opts.agents_dir.join("fixtures");
     let local = Local::new(
         LocalOptions {
@@ -192,6 +205,7 @@ fn run_tests(tests: &[TestFile], target: &mut dyn Target, args: &TestArgs) -> re
         filter: args.filter.as_deref(),
         env: &env,
         session_id: &mut session_id,
+        client_ids: false,
     };
     let human = args.format == ReportFormat::Human;
     let mut last_file: Option<PathBuf> = None;

@@ -15,7 +15,9 @@
 //! | E0308 | two cases with one name |
 
 use super::unknown::{self, Unknown};
-use super::{Body, Case, Expect, HeaderExpect, Latency, RequestSpec, TestFile, ToolCallExpect, Turn};
+use super::{
+    Body, Case, Expect, HeaderExpect, Latency, RequestSpec, TestFile, ToolCallExpect, Turn,
+};
 use crate::check::suggest;
 use crate::diagnostic::Diagnostic;
 use crate::ir;
@@ -83,7 +85,10 @@ fn schema() -> Result<&'static (Json, jsonschema::Validator), String> {
 
 /// Loads and checks one test file: the file when it has no error, and every diagnostic in
 /// position order.
-pub fn check_file(source: &SourceFile, agents: &ir::Project) -> (Option<TestFile>, Vec<Diagnostic>) {
+pub fn check_file(
+    source: &SourceFile,
+    agents: &ir::Project,
+) -> (Option<TestFile>, Vec<Diagnostic>) {
     let loaded = yaml::load(&source.text);
     let mut diags = loaded.diagnostics;
     let Some(root) = loaded.root else {
@@ -184,7 +189,10 @@ impl<'a> Lower<'a> {
                 self.error(
                     "E0308",
                     name_node,
-                    format!("the case name `{}` is already used on line {line}", case.name),
+                    format!(
+                        "the case name `{}` is already used on line {line}",
+                        case.name
+                    ),
                     Some("case names identify cases in reports and `--filter`".into()),
                 );
             }
@@ -211,7 +219,11 @@ impl<'a> Lower<'a> {
             list.items().iter().map(to_json).collect()
         });
         let mut tool_results = Vec::new();
-        for (key, value) in node.get("tool_results").map(Node::entries).unwrap_or_default() {
+        for (key, value) in node
+            .get("tool_results")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
             let tool = key.as_str()?.to_owned();
             if let Some(found) = self.tool(key, &tool) {
                 if !matches!(found.kind, ir::ToolKind::Http(_)) {

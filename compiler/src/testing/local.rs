@@ -150,8 +150,12 @@ impl Local {
         };
         let dir = self.opts.work_dir.join(kind.name());
         let cfg = RuntimeConfig {
-            worker_dir: std::fs::canonicalize(&self.opts.worker_dir)
-                .map_err(|err| format!("no built Worker at {}: {err}", self.opts.worker_dir.display()))?,
+            worker_dir: std::fs::canonicalize(&self.opts.worker_dir).map_err(|err| {
+                format!(
+                    "no built Worker at {}: {err}",
+                    self.opts.worker_dir.display()
+                )
+            })?,
             state_dir: dir.join("state"),
             listen: free_addr().map_err(|err| err.to_string())?,
             localai,
@@ -160,7 +164,10 @@ impl Local {
             cache: Some(self.cache),
             log_copy: None,
         };
-        let log = self.opts.work_dir.join(format!("workerd-{}.log", kind.name()));
+        let log = self
+            .opts
+            .work_dir
+            .join(format!("workerd-{}.log", kind.name()));
         let workerd = start_workerd(&self.opts.workerd, &cfg, &dir, &log)?;
         self.workers.push(Worker {
             kind,
@@ -200,7 +207,10 @@ impl Target for Local {
                 .ok_or_else(|| format!("`{tool}` is not an HTTP tool of the agent"))?;
             matchers.push((Matcher::of(http), result.to_string()));
         }
-        self.tools.lock().map_err(|_| "the tool server failed")?.matchers = matchers;
+        self.tools
+            .lock()
+            .map_err(|_| "the tool server failed")?
+            .matchers = matchers;
         self.current = Some(index);
         Ok(())
     }
@@ -223,7 +233,10 @@ fn put_script(base: &str, script: &serde_json::Value) -> Result<(), String> {
     if answer.status == 200 {
         Ok(())
     } else {
-        Err(format!("localai refused the replies ({}): {}", answer.status, answer.body))
+        Err(format!(
+            "localai refused the replies ({}): {}",
+            answer.status, answer.body
+        ))
     }
 }
 
@@ -233,7 +246,12 @@ fn free_addr() -> std::io::Result<SocketAddr> {
 
 /// Writes the workerd config of `cfg` into `dir` and starts workerd on it, its output going to
 /// `log`; returns once it accepts connections.
-fn start_workerd(bin: &Path, cfg: &RuntimeConfig, dir: &Path, log: &Path) -> Result<Service, String> {
+fn start_workerd(
+    bin: &Path,
+    cfg: &RuntimeConfig,
+    dir: &Path,
+    log: &Path,
+) -> Result<Service, String> {
     let fail = |err: &dyn std::fmt::Display| format!("cannot start workerd: {err}");
     std::fs::create_dir_all(&cfg.state_dir).map_err(|e| fail(&e))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| fail(&e))?;
@@ -257,10 +275,16 @@ fn start_workerd(bin: &Path, cfg: &RuntimeConfig, dir: &Path, log: &Path) -> Res
     let started = Instant::now();
     while TcpStream::connect_timeout(&service.addr, Duration::from_millis(200)).is_err() {
         if let Some(status) = service.exited() {
-            return Err(fail(&format!("it exited ({status}); see {}", log.display())));
+            return Err(fail(&format!(
+                "it exited ({status}); see {}",
+                log.display()
+            )));
         }
         if started.elapsed() > Duration::from_secs(30) {
-            return Err(fail(&format!("nothing listens on {} after 30 s", service.addr)));
+            return Err(fail(&format!(
+                "nothing listens on {} after 30 s",
+                service.addr
+            )));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -323,7 +347,10 @@ impl ToolAnswers {
             && host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        let fixture = self.fixtures.as_ref().map(|dir| dir.join(format!("{host}.json")));
+        let fixture = self
+            .fixtures
+            .as_ref()
+            .map(|dir| dir.join(format!("{host}.json")));
         match fixture.filter(|_| safe).and_then(|f| std::fs::read_to_string(f).ok()) {
             Some(text) => ("200 OK", text),
             None => (
@@ -356,7 +383,11 @@ fn serve_outbound(stream: TcpStream, answers: &Mutex<ToolAnswers>) -> std::io::R
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let (mut host, mut length) = (String::new(), 0usize);
     loop {
         let mut line = String::new();
@@ -413,18 +444,42 @@ mod tests {
 
     #[test]
     fn tool_requests_are_told_apart_by_host_and_path() {
-        let weather = Matcher::of(&http("https://api.weather.test/v1/current?city={{ args.location }}", &["api.weather.test"]));
-        let slow = Matcher::of(&http("https://api.weather.test/v1/slow?q={{ args.q }}", &["api.weather.test"]));
-        let status = Matcher::of(&http("http://{{ args.host }}/status", &["status.weather.test"]));
+        let weather = Matcher::of(&http(
+            "https://api.weather.test/v1/current?city={{ args.location }}",
+            &["api.weather.test"],
+        ));
+        let slow = Matcher::of(&http(
+            "https://api.weather.test/v1/slow?q={{ args.q }}",
+            &["api.weather.test"],
+        ));
+        let status = Matcher::of(&http(
+            "http://{{ args.host }}/status",
+            &["status.weather.test"],
+        ));
         let answers = ToolAnswers {
-            matchers: vec![(weather, "1".into()), (slow, "2".into()), (status, "3".into())],
+            matchers: vec![
+                (weather, "1".into()),
+                (slow, "2".into()),
+                (status, "3".into()),
+            ],
             fixtures: None,
         };
-        assert_eq!(answers.answer("api.weather.test", "/v1/current?city=Paris").1, "1");
-        assert_eq!(answers.answer("API.weather.test:443", "/v1/slow?q=x").1, "2");
+        assert_eq!(
+            answers
+                .answer("api.weather.test", "/v1/current?city=Paris")
+                .1,
+            "1"
+        );
+        assert_eq!(
+            answers.answer("API.weather.test:443", "/v1/slow?q=x").1,
+            "2"
+        );
         assert_eq!(answers.answer("status.weather.test", "/status").1, "3");
         let (status, body) = answers.answer("wttr.in", "/Paris?format=j1");
         assert_eq!(status, "502 Bad Gateway");
-        assert!(body.contains("no `tool_results` entry or fixture answers wttr.in/Paris"), "{body}");
+        assert!(
+            body.contains("no `tool_results` entry or fixture answers wttr.in/Paris"),
+            "{body}"
+        );
     }
 }

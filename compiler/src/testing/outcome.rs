@@ -38,7 +38,12 @@ pub struct Outcome {
 
 impl Outcome {
     /// Builds an outcome from what was received, parsing an event stream.
-    pub fn new(status: u16, headers: Vec<(String, String)>, body: &[u8], latency: Duration) -> Self {
+    pub fn new(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        latency: Duration,
+    ) -> Self {
         let text = String::from_utf8_lossy(body).into_owned();
         let is_stream = headers.iter().any(|(n, v)| {
             n == "content-type" && v.split(';').next().map(str::trim) == Some("text/event-stream")
@@ -112,7 +117,10 @@ impl Outcome {
     pub fn error(&self) -> Option<(String, String)> {
         let error = match self.events.iter().find(|e| e.name == "error") {
             Some(event) => event.data.clone(),
-            None => serde_json::from_str::<Json>(&self.body).ok()?.get("error")?.clone(),
+            None => serde_json::from_str::<Json>(&self.body)
+                .ok()?
+                .get("error")?
+                .clone(),
         };
         let field = |name: &str| {
             error
@@ -276,13 +284,17 @@ mod tests {
             br#"{"error":{"code":"unauthorized","message":"no key"}}"#,
             Duration::ZERO,
         );
+        assert_eq!(body.error(), Some(("unauthorized".into(), "no key".into())));
         assert_eq!(
-            body.error(),
-            Some(("unauthorized".into(), "no key".into()))
+            body.answer(),
+            r#"{"error":{"code":"unauthorized","message":"no key"}}"#
         );
-        assert_eq!(body.answer(), r#"{"error":{"code":"unauthorized","message":"no key"}}"#);
-        let streamed = stream("event: error\ndata: {\"code\":\"model_error\",\"message\":\"x\"}\n\n");
+        let streamed =
+            stream("event: error\ndata: {\"code\":\"model_error\",\"message\":\"x\"}\n\n");
         assert_eq!(streamed.error().unwrap().0, "model_error");
-        assert_eq!(stream("event: delta\ndata: {\"text\":\"a\"}\n\n").error(), None);
+        assert_eq!(
+            stream("event: delta\ndata: {\"text\":\"a\"}\n\n").error(),
+            None
+        );
     }
 }

@@ -132,7 +132,10 @@ pub fn failure_line(failure: &Failure, times: Times) -> String {
         Some(took) => format!("took {}", ms(took, times)),
         None => failure.actual.clone(),
     };
-    format!("{}: expected {}, got {actual}", failure.check, failure.expected)
+    format!(
+        "{}: expected {}, got {actual}",
+        failure.check, failure.expected
+    )
 }
 
 /// The line of one case, as printed when it ends: `ok    name  (1.2 s)`.
@@ -146,8 +149,16 @@ pub fn case_line(case: &CaseReport, times: Times) -> String {
         String::new()
     };
     match &case.outcome {
-        CaseOutcome::Passed => format!("ok    {} ({}{runs})", case.name, seconds(case.duration, times)),
-        CaseOutcome::Failed => format!("FAIL  {} ({}{runs})", case.name, seconds(case.duration, times)),
+        CaseOutcome::Passed => format!(
+            "ok    {} ({}{runs})",
+            case.name,
+            seconds(case.duration, times)
+        ),
+        CaseOutcome::Failed => format!(
+            "FAIL  {} ({}{runs})",
+            case.name,
+            seconds(case.duration, times)
+        ),
         CaseOutcome::Skipped(reason) => format!("skip  {}: {reason}", case.name),
     }
 }
@@ -157,7 +168,9 @@ pub fn case_details(case: &CaseReport, times: Times) -> String {
     let mut out = String::new();
     if let (CaseOutcome::Failed, Some(failure)) = (&case.outcome, &case.failure) {
         let at = match (failure.turn, &failure.user) {
-            (Some(turn), Some(user)) => format!("turn {turn} (line {}, {})", failure.line, quote(user)),
+            (Some(turn), Some(user)) => {
+                format!("turn {turn} (line {}, {})", failure.line, quote(user))
+            }
             (Some(turn), None) => format!("turn {turn} (line {})", failure.line),
             (None, _) => format!("before the first turn (line {})", failure.line),
         };
@@ -245,24 +258,28 @@ fn case_json(case: &CaseReport) -> serde_json::Value {
         CaseOutcome::Failed => ("failed", None),
         CaseOutcome::Skipped(reason) => ("skipped", Some(reason.clone())),
     };
-    let failure = case.failure.as_ref().filter(|_| case.outcome == CaseOutcome::Failed).map(|f| {
-        json!({
-            "run": f.run,
-            "turn": f.turn,
-            "line": f.line,
-            "user": f.user,
-            "failures": f.failures.iter().map(|x| json!({
-                "check": x.check,
-                "expected": x.expected,
-                "actual": match x.took {
-                    Some(took) => format!("took {} ms", took.as_millis()),
-                    None => x.actual.clone(),
-                },
-            })).collect::<Vec<_>>(),
-            "answer": f.answer,
-            "events": f.events,
-        })
-    });
+    let failure = case
+        .failure
+        .as_ref()
+        .filter(|_| case.outcome == CaseOutcome::Failed)
+        .map(|f| {
+            json!({
+                "run": f.run,
+                "turn": f.turn,
+                "line": f.line,
+                "user": f.user,
+                "failures": f.failures.iter().map(|x| json!({
+                    "check": x.check,
+                    "expected": x.expected,
+                    "actual": match x.took {
+                        Some(took) => format!("took {} ms", took.as_millis()),
+                        None => x.actual.clone(),
+                    },
+                })).collect::<Vec<_>>(),
+                "answer": f.answer,
+                "events": f.events,
+            })
+        });
     json!({
         "name": case.name,
         "line": case.line,
@@ -346,7 +363,11 @@ pub fn junit(report: &Report, times: Times) -> String {
             match &case.outcome {
                 CaseOutcome::Passed => out.push_str("/>\n"),
                 CaseOutcome::Skipped(reason) => {
-                    let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(reason));
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        xml(reason)
+                    );
                 }
                 CaseOutcome::Failed => {
                     let message = case

@@ -25,8 +25,13 @@ pub struct Options<'a> {
     pub filter: Option<&'a str>,
     /// Environment variables, for `${NAME}` in header values.
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    /// Makes session ids (fresh for each case run and each `new_session` turn).
+    /// Makes client-chosen session ids, for Workers that want them (see [`Options::client_ids`]).
     pub session_id: &'a mut dyn FnMut() -> String,
+    /// Whether the first message of a session names it. Workers issue session ids (the
+    /// `x-agentc-session` header and the `done` event), and the first message of each case
+    /// sends none; a Worker built by an older agentc requires one, and the runner switches to
+    /// client-chosen ids when it meets one.
+    pub client_ids: bool,
 }
 
 /// Runs the files' cases; `on_case` hears of each case as it ends.
@@ -117,39 +122,45 @@ fn run_once(
     options: &mut Options<'_>,
     report: &mut CaseReport,
 ) -> Result<(), RunFailure> {
-    let mut failure = |turn: Option<(usize, &Turn)>, failures: Vec<Failure>, outcome: Option<&Outcome>| {
-        RunFailure {
-            run,
-            turn: turn.map(|(i, _)| i + 1),
-            line: turn.map_or(case.line, |(_, t)| t.line),
-            user: turn.and_then(|(_, t)| t.user.clone()),
-            failures,
-            answer: outcome.map(Outcome::answer).unwrap_or_default(),
-            events: outcome.map(|o| summarize(&o.events)).unwrap_or_default(),
-        }
+    let failure = |turn: Option<(usize, &Turn)>, failures: Vec<Failure>, outcome: Option<&Outcome>| {
+        run_failure(case, run, turn, failures, outcome)
     };
     target
         .prepare(&file.agent, case, run)
         .map_err(|err| failure(None, vec![setup_failure(err)], None))?;
-    let mut session = (options.session_id)();
+    let mut session: Option<String> = None;
     for (index, turn) in case.turns.iter().enumerate() {
-        if turn.new_session && index > 0 {
-            session = (options.session_id)();
+        if turn.new_session {
+            session = None;
         }
-        let request = build_request(&file.agent, turn, &session, options.env)
-            .map_err(|err| failure(Some((index, turn)), vec![setup_failure(err)], None))?;
-        let outcome = target.send(&request).map_err(|err| {
-            let sent = Failure {
-                check: "request".into(),
-                expected: "an answer".into(),
-                actual: err,
-                took: None,
-            };
-            failure(Some((index, turn)), vec![sent], None)
-        })?;
+        if session.is_none() && options.client_ids {
+            session = Some((options.session_id)());
+        }
+        let here = Some((index, turn));
+        let request = build_request(&file.agent, turn, session.as_deref(), options.env)
+            .map_err(|err| failure(here, vec![setup_failure(err)], None))?;
+        let sent = |request: &Request, target: &mut dyn Target| {
+            target.send(request).map_err(|err| {
+                let sent = Failure {
+                    check: "request".into(),
+                    expected: "an answer".into(),
+                    actual: err,
+                    took: None,
+                };
+                failure(here, vec![sent], None)
+            })
+        };
+        let mut outcome = sent(&request, target)?;
+        if session.is_none() && wants_client_id(&outcome) {
+            options.client_ids = true;
+            session = Some((options.session_id)());
+            let request = build_request(&file.agent, turn, session.as_deref(), options.env)
+                .map_err(|err| failure(here, vec![setup_failure(err)], None))?;
+            outcome = sent(&request, target)?;
+        }
         report.latencies.push(outcome.latency);
         if let Some(id) = outcome.session_id() {
-            session = id;
+            session = Some(id);
         }
         let verdict = assert::evaluate(&turn.expect, &outcome);
         if let Some((limit_ms, took)) = verdict.slow {
@@ -161,10 +172,32 @@ fn run_once(
             });
         }
         if !verdict.failures.is_empty() {
-            return Err(failure(Some((index, turn)), verdict.failures, Some(&outcome)));
+            return Err(failure(
+                Some((index, turn)),
+                verdict.failures,
+                Some(&outcome),
+            ));
         }
     }
     Ok(())
+}
+
+fn run_failure(
+    case: &Case,
+    run: u32,
+    turn: Option<(usize, &Turn)>,
+    failures: Vec<Failure>,
+    outcome: Option<&Outcome>,
+) -> RunFailure {
+    RunFailure {
+        run,
+        turn: turn.map(|(i, _)| i + 1),
+        line: turn.map_or(case.line, |(_, t)| t.line),
+        user: turn.and_then(|(_, t)| t.user.clone()),
+        failures,
+        answer: outcome.map(Outcome::answer).unwrap_or_default(),
+        events: outcome.map(|o| summarize(&o.events)).unwrap_or_default(),
+    }
 }
 
 fn setup_failure(err: String) -> Failure {
@@ -176,23 +209,39 @@ fn setup_failure(err: String) -> Failure {
     }
 }
 
-/// The request of a turn on a session.
+/// Whether an answer says the Worker wants a client-chosen session id (agentc before
+/// Worker-issued ids).
+fn wants_client_id(outcome: &Outcome) -> bool {
+    outcome.status == 400 && outcome.body.contains("missing field `session_id`")
+}
+
+/// The request of a turn, on its session (`None`: the turn starts one).
 pub fn build_request(
     agent: &str,
     turn: &Turn,
-    session: &str,
+    session: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Request, String> {
     let spec = &turn.request;
     let body = match (&spec.body, &turn.user) {
         (Some(Body::Text(text)), _) => Some(text.clone().into_bytes()),
         (Some(Body::Json(json)), _) => Some(json.to_string().into_bytes()),
-        (None, Some(user)) if spec.method != "GET" && spec.method != "HEAD" => Some(
-            serde_json::json!({ "message": user, "session_id": session })
-                .to_string()
-                .into_bytes(),
-        ),
+        (None, Some(user)) if spec.method != "GET" && spec.method != "HEAD" => {
+            let mut chat = serde_json::json!({ "message": user });
+            if let Some(id) = session {
+                chat["session_id"] = id.into();
+            }
+            Some(chat.to_string().into_bytes())
+        }
         (None, _) => None,
+    };
+    let path = if spec.path.contains("{session}") {
+        let id = session.ok_or(
+            "the path uses {session}, but the case has no session yet (a turn with a `user` message starts one)",
+        )?;
+        spec.path.replace("{session}", id)
+    } else {
+        spec.path.clone()
     };
     let mut headers = Vec::new();
     if body.is_some() && !spec.headers.iter().any(|(n, _)| n == "content-type") {
@@ -205,10 +254,7 @@ pub fn build_request(
     }
     Ok(Request {
         method: spec.method.clone(),
-        path: spec
-            .path
-            .replace("{agent}", agent)
-            .replace("{session}", session),
+        path: path.replace("{agent}", agent),
         headers,
         body,
     })
@@ -254,6 +300,8 @@ mod tests {
         let env = |name: &str| (name == "KEY").then(|| "k1".to_owned());
         assert_eq!(expand("Bearer ${KEY}", &env).unwrap(), "Bearer k1");
         assert_eq!(expand("plain $KEY {x}", &env).unwrap(), "plain $KEY {x}");
-        assert!(expand("${MISSING}", &env).unwrap_err().contains("MISSING is not set"));
+        assert!(expand("${MISSING}", &env)
+            .unwrap_err()
+            .contains("MISSING is not set"));
     }
 }

@@ -48,7 +48,14 @@ pub(super) fn walk(node: &Node, root: &Json, at: &Json, ptr: &str, place: &str, 
         Value::Seq(items) => {
             if let Some(schema) = at.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, root, schema, &format!("{ptr}/{i}"), &format!("{place}[{i}]"), out);
+                    walk(
+                        item,
+                        root,
+                        schema,
+                        &format!("{ptr}/{i}"),
+                        &format!("{place}[{i}]"),
+                        out,
+                    );
                 }
             }
         }
@@ -73,7 +80,8 @@ fn report(
         format!("`{place}`")
     };
     let message = format!("unknown key `{name}` in {what}");
-    out.claims.push(format!("additional:{ptr}/{}", escape(name)));
+    out.claims
+        .push(format!("additional:{ptr}/{}", escape(name)));
     let diag = match suggest(name, known.iter().copied()) {
         Some(best) => {
             out.claims.push(format!("required:{ptr}/{best}"));
@@ -101,9 +109,7 @@ fn resolve<'a>(root: &'a Json, mut at: &'a Json, node: &Node) -> Option<&'a Json
             .or_else(|| at.get("anyOf"))
             .and_then(Json::as_array);
         if let Some(alternatives) = alternatives {
-            at = alternatives
-                .iter()
-                .find(|alt| allows(root, alt, node))?;
+            at = alternatives.iter().find(|alt| allows(root, alt, node))?;
             continue;
         }
         return Some(at);

@@ -101,9 +101,14 @@ pub fn run_file(file: &TestFile, target: &mut dyn Target) -> Report {
         filter: None,
         env: &env,
         session_id: &mut session_id,
+        client_ids: false,
     };
-    run::run(std::slice::from_ref(file), target, &mut options, &mut |_, case| {
-        eprintln!("  {}", report::case_line(case, Times::Show));
-    })
+    run::run(
+        std::slice::from_ref(file),
+        target,
+        &mut options,
+        &mut |_, case| {
+            eprintln!("  {}", report::case_line(case, Times::Show));
+        },
+    )
 }
-
