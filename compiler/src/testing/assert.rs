@@ -289,17 +289,18 @@ fn check_json(schema: &Json, answer: &str) -> Result<(), String> {
         serde_json::from_str(text).map_err(|err| format!("the answer is not JSON: {err}"))?;
     let validator = jsonschema::validator_for(schema)
         .map_err(|err| format!("the schema does not compile: {err}"))?;
-    match validator.iter_errors(&value).next() {
+    let first = validator.iter_errors(&value).next().map(|error| {
+        let at = error.instance_path().to_string();
+        let at = if at.is_empty() {
+            "the answer".to_owned()
+        } else {
+            at
+        };
+        format!("{at}: {error}")
+    });
+    match first {
         None => Ok(()),
-        Some(error) => {
-            let at = error.instance_path().to_string();
-            let at = if at.is_empty() {
-                "the answer".to_owned()
-            } else {
-                at
-            };
-            Err(format!("{at}: {error}"))
-        }
+        Some(problem) => Err(problem),
     }
 }
 

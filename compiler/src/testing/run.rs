@@ -150,13 +150,13 @@ fn run_once(
                 failure(here, vec![sent], None)
             })
         };
-        let mut outcome = sent(&request, target)?;
+        let mut outcome = sent(&request, &mut *target)?;
         if session.is_none() && wants_client_id(&outcome) {
             options.client_ids = true;
             session = Some((options.session_id)());
             let request = build_request(&file.agent, turn, session.as_deref(), options.env)
                 .map_err(|err| failure(here, vec![setup_failure(err)], None))?;
-            outcome = sent(&request, target)?;
+            outcome = sent(&request, &mut *target)?;
         }
         report.latencies.push(outcome.latency);
         if let Some(id) = outcome.session_id() {

@@ -118,7 +118,7 @@ fn resolve<'a>(root: &'a Json, mut at: &'a Json, node: &Node) -> Option<&'a Json
 }
 
 /// Whether a schema's `type` (after `$ref`s) admits the node's type; no `type`: anything.
-fn allows(root: &Json, mut schema: &Json, node: &Node) -> bool {
+fn allows<'a>(root: &'a Json, mut schema: &'a Json, node: &Node) -> bool {
     for _ in 0..16 {
         match schema.get("$ref").and_then(Json::as_str) {
             Some(target) => match target.strip_prefix('#').and_then(|p| root.pointer(p)) {
