@@ -60,6 +60,8 @@ pub struct RunFailure {
     pub user: Option<String>,
     pub failures: Vec<Failure>,
     pub answer: String,
+    /// Whether the answer was an event stream (else `answer` is the body).
+    pub stream: bool,
     /// The answer's events, summarized.
     pub events: Vec<String>,
 }
@@ -130,12 +132,9 @@ fn seconds(duration: Duration, times: Times) -> String {
 pub fn failure_line(failure: &Failure, times: Times) -> String {
     let actual = match failure.took {
         Some(took) => format!("took {}", ms(took, times)),
-        None => failure.actual.clone(),
+        None => format!("got {}", failure.actual),
     };
-    format!(
-        "{}: expected {}, got {actual}",
-        failure.check, failure.expected
-    )
+    format!("{}: expected {}, {actual}", failure.check, failure.expected)
 }
 
 /// The line of one case, as printed when it ends: `ok    name  (1.2 s)`.
@@ -184,7 +183,8 @@ pub fn case_details(case: &CaseReport, times: Times) -> String {
             let _ = writeln!(out, "        {}", failure_line(f, times));
         }
         if failure.turn.is_some() {
-            let _ = writeln!(out, "        answer: {}", quote(&failure.answer));
+            let label = if failure.stream { "answer" } else { "body" };
+            let _ = writeln!(out, "        {label}: {}", quote(&failure.answer));
             if !failure.events.is_empty() {
                 let _ = writeln!(out, "        events: {}", failure.events.join(" | "));
             }

@@ -122,9 +122,10 @@ fn run_once(
     options: &mut Options<'_>,
     report: &mut CaseReport,
 ) -> Result<(), RunFailure> {
-    let failure = |turn: Option<(usize, &Turn)>, failures: Vec<Failure>, outcome: Option<&Outcome>| {
-        run_failure(case, run, turn, failures, outcome)
-    };
+    let failure =
+        |turn: Option<(usize, &Turn)>, failures: Vec<Failure>, outcome: Option<&Outcome>| {
+            run_failure(case, run, turn, failures, outcome)
+        };
     target
         .prepare(&file.agent, case, run)
         .map_err(|err| failure(None, vec![setup_failure(err)], None))?;
@@ -196,6 +197,7 @@ fn run_failure(
         user: turn.and_then(|(_, t)| t.user.clone()),
         failures,
         answer: outcome.map(Outcome::answer).unwrap_or_default(),
+        stream: outcome.is_some_and(Outcome::is_stream),
         events: outcome.map(|o| summarize(&o.events)).unwrap_or_default(),
     }
 }

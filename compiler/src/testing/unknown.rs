@@ -21,9 +21,10 @@ pub(super) struct Unknown {
 /// Walks `node` beside its schema `at` (within the whole schema `root`). `ptr` is the node's
 /// JSON pointer and `place` how messages name it.
 pub(super) fn walk(node: &Node, root: &Json, at: &Json, ptr: &str, place: &str, out: &mut Unknown) {
-    let Some(at) = resolve(root, at, node) else {
+    let Some((at, chosen)) = resolve(root, at, node) else {
         return;
     };
+    let before = out.diagnostics.len();
     match &node.value {
         Value::Map(entries) => {
             let properties = at.get("properties").and_then(Json::as_object);
@@ -61,6 +62,11 @@ pub(super) fn walk(node: &Node, root: &Json, at: &Json, ptr: &str, place: &str, 
         }
         _ => {}
     }
+    // An unknown key in a chosen `oneOf` alternative is also why no alternative matched: that
+    // finding says it better.
+    if chosen && out.diagnostics.len() > before {
+        out.claims.push(format!("oneof:{ptr}"));
+    }
 }
 
 fn report(
@@ -97,8 +103,9 @@ fn report(
 }
 
 /// The schema that applies to `node`: `$ref`s followed, and of `oneOf` / `anyOf` the first
-/// alternative that allows the node's type.
-fn resolve<'a>(root: &'a Json, mut at: &'a Json, node: &Node) -> Option<&'a Json> {
+/// alternative that allows the node's type; and whether an alternative was chosen.
+fn resolve<'a>(root: &'a Json, mut at: &'a Json, node: &Node) -> Option<(&'a Json, bool)> {
+    let mut chosen = false;
     for _ in 0..16 {
         if let Some(target) = at.get("$ref").and_then(Json::as_str) {
             at = root.pointer(target.strip_prefix('#')?)?;
@@ -110,9 +117,10 @@ fn resolve<'a>(root: &'a Json, mut at: &'a Json, node: &Node) -> Option<&'a Json
             .and_then(Json::as_array);
         if let Some(alternatives) = alternatives {
             at = alternatives.iter().find(|alt| allows(root, alt, node))?;
+            chosen = true;
             continue;
         }
-        return Some(at);
+        return Some((at, chosen));
     }
     None
 }
