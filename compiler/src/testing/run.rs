@@ -102,7 +102,7 @@ fn run_case(
             Ok(()) => report.passed_runs += 1,
             Err(failure) => {
                 if report.failure.is_none() {
-                    report.failure = Some(failure);
+                    report.failure = Some(*failure);
                 }
             }
         }
@@ -121,7 +121,7 @@ fn run_once(
     target: &mut dyn Target,
     options: &mut Options<'_>,
     report: &mut CaseReport,
-) -> Result<(), RunFailure> {
+) -> Result<(), Box<RunFailure>> {
     let failure =
         |turn: Option<(usize, &Turn)>, failures: Vec<Failure>, outcome: Option<&Outcome>| {
             run_failure(case, run, turn, failures, outcome)
@@ -189,8 +189,8 @@ fn run_failure(
     turn: Option<(usize, &Turn)>,
     failures: Vec<Failure>,
     outcome: Option<&Outcome>,
-) -> RunFailure {
-    RunFailure {
+) -> Box<RunFailure> {
+    Box::new(RunFailure {
         run,
         turn: turn.map(|(i, _)| i + 1),
         line: turn.map_or(case.line, |(_, t)| t.line),
@@ -199,7 +199,7 @@ fn run_failure(
         answer: outcome.map(Outcome::answer).unwrap_or_default(),
         stream: outcome.is_some_and(Outcome::is_stream),
         events: outcome.map(|o| summarize(&o.events)).unwrap_or_default(),
-    }
+    })
 }
 
 fn setup_failure(err: String) -> Failure {
