@@ -185,10 +185,11 @@ pub fn init(dir: &Path, template: Template) -> Result<Written, InitError> {
     Ok(report)
 }
 
-/// Writes the JSON Schema of agent files to `path` (`agentc schema --write PATH`).
-pub fn write_schema(path: &Path) -> std::io::Result<()> {
+/// Writes a JSON Schema (of agent files, or of test files) to `path` (`agentc schema --write
+/// PATH`), creating its directory.
+pub fn write_schema(path: &Path, schema: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, SCHEMA)
+    std::fs::write(path, schema)
 }
