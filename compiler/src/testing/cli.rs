@@ -4,15 +4,16 @@
 //! start), 2 when an agent or test file is bad.
 
 use super::client::{Client, Remote};
-use super::local::{Local, LocalOptions, LocalaiProcesses};
+use super::local::{Local, LocalOptions};
 use super::report::{self, Times};
 use super::run::{self, Options, Target};
 use super::{load, TestFile};
 use crate::build::{self, BuildError, BuildOptions};
+use crate::devserver::{self, Model};
 use crate::project::{self, Checked};
-use crate::{dev, ir, toolchain};
+use crate::{ir, pipeline};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The arguments of `agentc test`.
@@ -33,12 +34,10 @@ pub struct TestArgs {
     /// Only cases whose name contains this text (ignoring case).
     #[arg(long)]
     pub filter: Option<String>,
-    /// The GGUF model localai runs (default: the one scripts/setup-model fetches).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// The localai binary (default: next to agentc, then PATH).
-    #[arg(long)]
-    pub localai: Option<PathBuf>,
+    /// The model of cases without `replies`: `default` (Qwen2.5-Coder-1.5B), `small`
+    /// (Qwen2.5-Coder-0.5B, faster) or a GGUF file, as for `agentc dev`.
+    #[arg(long, value_name = "default|small|PATH")]
+    pub model: Option<String>,
     /// Use the last build instead of building first.
     #[arg(long)]
     pub no_build: bool,
@@ -65,7 +64,7 @@ pub fn run(args: TestArgs) -> ExitCode {
 
 fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     let opts = BuildOptions::for_root(&args.root);
-    let Some(agents) = check_agents(&opts.agents_dir, &args.root)? else {
+    let Some(agents) = check_agents(&opts)? else {
         return Ok(ExitCode::from(2));
     };
     let paths = if args.paths.is_empty() {
@@ -129,14 +128,15 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// The project's agents, or `None` after printing why they are invalid.
-fn check_agents(dir: &Path, root: &Path) -> Result<Option<ir::Project>, String> {
-    let files =
-        project::agent_files(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
-    let sources = project::read_files(&files, root).map_err(|diag| diag.message)?;
-    let checked = project::check_files(sources);
-    print_invalid(&checked);
-    Ok(checked.project)
+/// The project's agents (checked by the pipeline, Rust tools included), or `None` after
+/// printing why they are invalid.
+fn check_agents(opts: &BuildOptions) -> Result<Option<ir::Project>, String> {
+    let dir = &opts.agents_dir;
+    let input = pipeline::Input::project(&opts.root, dir)
+        .map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
+    let output = pipeline::run(&input, None).map_err(|diag| diag.message)?;
+    print_invalid(&output.checked);
+    Ok(output.checked.project)
 }
 
 fn print_invalid(checked: &Checked) {
@@ -164,35 +164,17 @@ fn local_target(
     }
     let root = std::fs::canonicalize(&args.root)
         .map_err(|err| format!("{}: {err}", args.root.display()))?;
-    let localai = match &args.localai {
-        Some(bin) => bin.clone(),
-        None => {
-            let beside = std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent().map(|dir| dir.join("localai")));
-            toolchain::find("localai", "LOCALAI_BIN", beside.as_slice())
-                .map_err(|err| err.to_string())?
-        }
-    };
-    let model_args = match &args.model {
-        Some(model) => vec!["--model".to_owned(), model.display().to_string()],
-        None => Vec::new(),
-    };
-    let dev_vars = root.join(".dev.vars");
-    let secrets =
-        dev::read_dev_vars(&dev_vars).map_err(|err| format!("{}: {err}", dev_vars.display()))?;
+    let secrets = devserver::project_secrets(&root).map_err(|err| err.to_string())?;
     let fixtures = opts.agents_dir.join("fixtures");
-    let local = Local::new(
-        LocalOptions {
-            worker_dir: opts.output_dir(),
-            workerd: toolchain::workerd(&opts.tools_root).map_err(|err| err.to_string())?,
-            work_dir: root.join(".agentc/test"),
-            fixtures_dir: fixtures.is_dir().then_some(fixtures),
-            secrets,
-            agents,
-        },
-        Box::new(LocalaiProcesses::new(localai, model_args)),
-    )?;
+    let local = Local::new(LocalOptions {
+        worker_dir: opts.output_dir(),
+        work_dir: root.join(".agentc/test"),
+        fixtures_dir: fixtures.is_dir().then_some(fixtures),
+        secrets,
+        agents,
+        model: args.model.clone().map_or(Model::Default, Model::Choice),
+        root,
+    })?;
     Ok(Some(local))
 }
 
@@ -200,12 +182,9 @@ fn local_target(
 /// otherwise).
 fn run_tests(tests: &[TestFile], target: &mut dyn Target, args: &TestArgs) -> report::Report {
     let env = |name: &str| std::env::var(name).ok();
-    let mut session_id = new_session_id;
-    let mut options = Options {
+    let options = Options {
         filter: args.filter.as_deref(),
         env: &env,
-        session_id: &mut session_id,
-        client_ids: false,
     };
     let human = args.format == ReportFormat::Human;
     let mut last_file: Option<PathBuf> = None;
@@ -226,18 +205,5 @@ fn run_tests(tests: &[TestFile], target: &mut dyn Target, args: &TestArgs) -> re
             eprint!("{line}");
         }
     };
-    run::run(tests, target, &mut options, &mut on_case)
-}
-
-/// A session id no other run uses: `test-` and 32 random hex digits.
-pub fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("test-{hex}")
+    run::run(tests, target, &options, &mut on_case)
 }

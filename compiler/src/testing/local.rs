@@ -1,84 +1,38 @@
-//! The local target: the compiled Worker on workerd, wired as `agentc dev` wires it (the
-//! workerd config of [`crate::dev`], localai behind the AI binding, the local Cache API,
-//! secrets as text bindings), with two differences for tests: HTTP tools are answered by a
-//! server that knows each case's `tool_results` (falling back to `agents/fixtures/`), and each
-//! kind of model gets its own workerd (the local model, or a scripted localai whose script is
-//! replaced before each case that has `replies`). State lives in a fresh directory per run.
+//! The local target: the compiled Worker served by [`DevServer`], exactly as `agentc dev`
+//! serves it (localai in-process behind the AI binding, the local Cache API, secrets as text
+//! bindings), with two differences for tests: HTTP tools are answered by a server that knows
+//! each case's `tool_results` (falling back to `agents/fixtures/`), and each kind of model gets
+//! its own server (the local model, or a scripted engine whose script is replaced before each
+//! case that has `replies`). State lives in a fresh directory per run; workerd's output goes to
+//! a log file there, so that standard output is the report's.
 
 use super::client::Client;
 use super::outcome::{Outcome, Request};
 use super::run::Target;
 use super::Case;
-use crate::dev::{self, RuntimeConfig, Service};
+use crate::dev::WorkerLog;
+use crate::devserver::{DevOptions, DevServer, Model, Outbound};
 use crate::ir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The model services of a local run, started when first needed.
-pub trait Models {
-    /// A localai with the scripted engine.
-    fn scripted(&mut self) -> Result<SocketAddr, String>;
-    /// A localai with the local model.
-    fn local(&mut self) -> Result<SocketAddr, String>;
-}
-
-/// localai as child processes of agentc.
-pub struct LocalaiProcesses {
-    pub bin: PathBuf,
-    /// Arguments choosing the local model (e.g. `--model FILE`); none: localai's default.
-    pub model_args: Vec<String>,
-    scripted: Option<Service>,
-    local: Option<Service>,
-}
-
-impl LocalaiProcesses {
-    pub fn new(bin: PathBuf, model_args: Vec<String>) -> Self {
-        LocalaiProcesses {
-            bin,
-            model_args,
-            scripted: None,
-            local: None,
-        }
-    }
-}
-
-impl Models for LocalaiProcesses {
-    fn scripted(&mut self) -> Result<SocketAddr, String> {
-        if self.scripted.is_none() {
-            let service = dev::start_localai(&self.bin, &["--scripted".to_owned()])
-                .map_err(|err| err.to_string())?;
-            self.scripted = Some(service);
-        }
-        Ok(self.scripted.as_ref().map(|s| s.addr).expect("started"))
-    }
-
-    fn local(&mut self) -> Result<SocketAddr, String> {
-        if self.local.is_none() {
-            let service =
-                dev::start_localai(&self.bin, &self.model_args).map_err(|err| err.to_string())?;
-            self.local = Some(service);
-        }
-        Ok(self.local.as_ref().map(|s| s.addr).expect("started"))
-    }
-}
 
 /// What a local run serves.
 pub struct LocalOptions {
+    /// The project root: where the toolchain may be found besides the cache.
+    pub root: PathBuf,
     /// The build output (`index.js`, `index_bg.wasm`).
     pub worker_dir: PathBuf,
-    /// The workerd binary.
-    pub workerd: PathBuf,
-    /// Emptied, then holds each workerd's config, state and log (`workerd-<model>.log`).
+    /// Emptied, then holds each server's config, state and log (`<kind>/workerd.log`).
     pub work_dir: PathBuf,
     /// `agents/fixtures/`: answers for HTTP tools a case gives no result for.
     pub fixtures_dir: Option<PathBuf>,
     pub secrets: Vec<(String, String)>,
     /// The agents in the Worker, to find which requests are which tool's.
     pub agents: ir::Project,
+    /// The model of cases without `replies` (loaded at the first such case).
+    pub model: Model,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,25 +52,27 @@ impl Kind {
 
 struct Worker {
     kind: Kind,
-    localai: SocketAddr,
+    server: DevServer,
     client: Client,
-    _workerd: Service,
 }
 
 /// The compiled Worker on local workerd.
 pub struct Local {
+    // Declared before the runtime, so the servers stop before it does.
+    workers: Vec<Worker>,
+    runtime: tokio::runtime::Runtime,
     opts: LocalOptions,
-    models: Box<dyn Models>,
+    /// The local model until its server starts (or why it could not).
+    model: Result<Option<Model>, String>,
     tools: Arc<Mutex<ToolAnswers>>,
     outbound: SocketAddr,
-    cache: SocketAddr,
-    workers: Vec<Worker>,
     current: Option<usize>,
 }
 
 impl Local {
-    /// Readies the run directory and the helper services; workerd starts with the first case.
-    pub fn new(opts: LocalOptions, models: Box<dyn Models>) -> Result<Local, String> {
+    /// Readies the run directory and the tool server; the servers start with the first case
+    /// that needs them.
+    pub fn new(mut opts: LocalOptions) -> Result<Local, String> {
         let _ = std::fs::remove_dir_all(&opts.work_dir);
         std::fs::create_dir_all(&opts.work_dir)
             .map_err(|err| format!("{}: {err}", opts.work_dir.display()))?;
@@ -126,54 +82,67 @@ impl Local {
         }));
         let outbound = start_outbound(tools.clone())
             .map_err(|err| format!("cannot start the tool server: {err}"))?;
-        let cache = crate::devcache::start()
-            .map_err(|err| format!("cannot start the local cache: {err}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|err| format!("cannot start a runtime: {err}"))?;
+        let model = std::mem::replace(&mut opts.model, Model::Default);
         Ok(Local {
+            workers: Vec::new(),
+            runtime,
             opts,
-            models,
+            model: Ok(Some(model)),
             tools,
             outbound,
-            cache,
-            workers: Vec::new(),
             current: None,
         })
     }
 
-    /// The workerd for a kind of model, started on first use.
+    /// The server for a kind of model, started on first use.
     fn worker(&mut self, kind: Kind) -> Result<usize, String> {
         if let Some(i) = self.workers.iter().position(|w| w.kind == kind) {
             return Ok(i);
         }
-        let localai = match kind {
-            Kind::Scripted => self.models.scripted()?,
-            Kind::Model => self.models.local()?,
+        let model = match kind {
+            Kind::Scripted => Model::Engine(localai::Engine::scripted(localai::Script::default())),
+            Kind::Model => match &mut self.model {
+                Ok(model) => model.take().ok_or("the local model has no server")?,
+                Err(err) => return Err(err.clone()),
+            },
         };
         let dir = self.opts.work_dir.join(kind.name());
-        let cfg = RuntimeConfig {
-            worker_dir: std::fs::canonicalize(&self.opts.worker_dir).map_err(|err| {
-                format!(
-                    "no built Worker at {}: {err}",
-                    self.opts.worker_dir.display()
-                )
-            })?,
+        let opts = DevOptions {
+            root: self.opts.root.clone(),
+            worker_dir: self.opts.worker_dir.clone(),
             state_dir: dir.join("state"),
+            config_path: dir.join("workerd.capnp"),
             listen: free_addr().map_err(|err| err.to_string())?,
-            localai,
-            outbound: Some(self.outbound),
+            model,
+            outbound: Outbound::Service(self.outbound),
             secrets: self.opts.secrets.clone(),
-            cache: Some(self.cache),
-            log_copy: None,
+            log: WorkerLog::File(dir.join("workerd.log")),
         };
-        let log = self
-            .opts
-            .work_dir
-            .join(format!("workerd-{}.log", kind.name()));
-        let workerd = start_workerd(&self.opts.workerd, &cfg, &dir, &log)?;
+        if let Err(err) = std::fs::create_dir_all(&dir) {
+            return Err(format!("{}: {err}", dir.display()));
+        }
+        let server = self
+            .runtime
+            .block_on(DevServer::start(opts))
+            .map_err(|err| err.to_string());
+        let server = match (server, kind) {
+            (Ok(server), _) => server,
+            (Err(err), Kind::Model) => {
+                // Loading the model again would fail again: every later case says why.
+                self.model = Err(err.clone());
+                return Err(err);
+            }
+            (Err(err), Kind::Scripted) => return Err(err),
+        };
         self.workers.push(Worker {
             kind,
-            localai,
-            client: Client::new(&format!("http://{}", cfg.listen)),
-            _workerd: workerd,
+            client: Client::new(&format!("http://{}", server.listen())),
+            server,
         });
         Ok(self.workers.len() - 1)
     }
@@ -193,7 +162,14 @@ impl Target for Local {
         let index = self.worker(kind)?;
         if let (Some(replies), 1) = (&case.replies, run) {
             let script = serde_json::json!({ "replies": replies, "when_exhausted": "error" });
-            put_script(&format!("http://{}", self.workers[index].localai), &script)?;
+            let script: localai::Script = serde_json::from_value(script)
+                .map_err(|err| format!("localai refused the replies: {err}"))?;
+            self.workers[index]
+                .server
+                .localai
+                .localai()
+                .set_script(script)
+                .map_err(|err| format!("localai refused the replies: {err}"))?;
         }
         let agent = self.opts.agents.agents.iter().find(|a| a.name == agent);
         let mut matchers = Vec::new();
@@ -221,74 +197,8 @@ impl Target for Local {
     }
 }
 
-/// Replaces the script of a scripted localai.
-fn put_script(base: &str, script: &serde_json::Value) -> Result<(), String> {
-    let client = Client::new(base);
-    let answer = client.send(&Request {
-        method: "PUT".into(),
-        path: "/_localai/script".into(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: Some(script.to_string().into_bytes()),
-    })?;
-    if answer.status == 200 {
-        Ok(())
-    } else {
-        Err(format!(
-            "localai refused the replies ({}): {}",
-            answer.status, answer.body
-        ))
-    }
-}
-
 fn free_addr() -> std::io::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")?.local_addr()
-}
-
-/// Writes the workerd config of `cfg` into `dir` and starts workerd on it, its output going to
-/// `log`; returns once it accepts connections.
-fn start_workerd(
-    bin: &Path,
-    cfg: &RuntimeConfig,
-    dir: &Path,
-    log: &Path,
-) -> Result<Service, String> {
-    let fail = |err: &dyn std::fmt::Display| format!("cannot start workerd: {err}");
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| fail(&e))?;
-    let dir = std::fs::canonicalize(dir).map_err(|e| fail(&e))?;
-    let config = dir.join("workerd.capnp");
-    std::fs::write(&config, dev::workerd_config(cfg, &dir)).map_err(|e| fail(&e))?;
-    let out = std::fs::File::create(log).map_err(|e| fail(&e))?;
-    let err = out.try_clone().map_err(|e| fail(&e))?;
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&config)
-        .arg("--experimental")
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .map_err(|e| fail(&format!("{}: {e}", bin.display())))?;
-    let mut service = Service {
-        name: "workerd",
-        child,
-        addr: cfg.listen,
-    };
-    let started = Instant::now();
-    while TcpStream::connect_timeout(&service.addr, Duration::from_millis(200)).is_err() {
-        if let Some(status) = service.exited() {
-            return Err(fail(&format!(
-                "it exited ({status}); see {}",
-                log.display()
-            )));
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err(fail(&format!(
-                "nothing listens on {} after 30 s",
-                service.addr
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Ok(service)
 }
 
 /// Which outbound requests are one tool's: its URL's host (or its allowed hosts when the host

@@ -25,20 +25,13 @@ pub struct Options<'a> {
     pub filter: Option<&'a str>,
     /// Environment variables, for `${NAME}` in header values.
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    /// Makes client-chosen session ids, for Workers that want them (see [`Options::client_ids`]).
-    pub session_id: &'a mut dyn FnMut() -> String,
-    /// Whether the first message of a session names it. Workers issue session ids (the
-    /// `x-agentc-session` header and the `done` event), and the first message of each case
-    /// sends none; a Worker built by an older agentc requires one, and the runner switches to
-    /// client-chosen ids when it meets one.
-    pub client_ids: bool,
 }
 
 /// Runs the files' cases; `on_case` hears of each case as it ends.
 pub fn run(
     files: &[TestFile],
     target: &mut dyn Target,
-    options: &mut Options<'_>,
+    options: &Options<'_>,
     on_case: &mut dyn FnMut(&TestFile, &CaseReport),
 ) -> Report {
     let started = Instant::now();
@@ -76,7 +69,7 @@ fn run_case(
     file: &TestFile,
     case: &Case,
     target: &mut dyn Target,
-    options: &mut Options<'_>,
+    options: &Options<'_>,
 ) -> CaseReport {
     let mut report = CaseReport {
         name: case.name.clone(),
@@ -119,7 +112,7 @@ fn run_once(
     case: &Case,
     run: u32,
     target: &mut dyn Target,
-    options: &mut Options<'_>,
+    options: &Options<'_>,
     report: &mut CaseReport,
 ) -> Result<(), Box<RunFailure>> {
     let failure =
@@ -133,9 +126,6 @@ fn run_once(
     for (index, turn) in case.turns.iter().enumerate() {
         if turn.new_session {
             session = None;
-        }
-        if session.is_none() && options.client_ids {
-            session = Some((options.session_id)());
         }
         let here = Some((index, turn));
         let request = build_request(&file.agent, turn, session.as_deref(), options.env)
@@ -151,15 +141,10 @@ fn run_once(
                 failure(here, vec![sent], None)
             })
         };
-        let mut outcome = sent(&request, &mut *target)?;
-        if session.is_none() && wants_client_id(&outcome) {
-            options.client_ids = true;
-            session = Some((options.session_id)());
-            let request = build_request(&file.agent, turn, session.as_deref(), options.env)
-                .map_err(|err| failure(here, vec![setup_failure(err)], None))?;
-            outcome = sent(&request, &mut *target)?;
-        }
+        let outcome = sent(&request, &mut *target)?;
         report.latencies.push(outcome.latency);
+        // Sessions are the Worker's to name (issue 11): a case's first message sends no id, and
+        // the next ones send the id it answered with (`x-agentc-session`, the `done` event).
         if let Some(id) = outcome.session_id() {
             session = Some(id);
         }
@@ -209,12 +194,6 @@ fn setup_failure(err: String) -> Failure {
         actual: err,
         took: None,
     }
-}
-
-/// Whether an answer says the Worker wants a client-chosen session id (agentc before
-/// Worker-issued ids).
-fn wants_client_id(outcome: &Outcome) -> bool {
-    outcome.status == 400 && outcome.body.contains("missing field `session_id`")
 }
 
 /// The request of a turn, on its session (`None`: the turn starts one).
