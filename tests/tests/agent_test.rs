@@ -8,6 +8,7 @@
 #[path = "agent_test/support.rs"]
 mod support;
 
+use agentc::devserver::Model;
 use agentc::ir;
 use agentc::project::{self, Checked};
 use agentc::testing::client::{Client, Remote};
@@ -109,7 +110,7 @@ fn run_goldens(dir: &str, target: &mut dyn Target, agents: &ir::Project) -> Vec<
 #[test]
 fn scripted_cases_report_as_their_goldens() {
     let agents = agents();
-    let mut target = local_target("run", agents.clone());
+    let mut target = local_target("run", agents.clone(), Model::Default);
     assert_goldens(run_goldens("run", &mut target, &agents));
 }
 

@@ -27,9 +27,8 @@ pub fn agents() -> ir::Project {
         .expect("the agents check")
 }
 
-/// The test Worker served as `agentc test` serves it; cases without `replies` get the default
-/// local model.
-pub fn local_target(name: &str, agents: ir::Project) -> Local {
+/// The test Worker served as `agentc test` serves it; cases without `replies` get `model`.
+pub fn local_target(name: &str, agents: ir::Project, model: Model) -> Local {
     let work_dir =
         std::env::temp_dir().join(format!("agentc-agent-test-{name}-{}", std::process::id()));
     Local::new(LocalOptions {
@@ -39,7 +38,7 @@ pub fn local_target(name: &str, agents: ir::Project) -> Local {
         fixtures_dir: Some(repo_root().join("agents/fixtures")),
         secrets: test_secrets(),
         agents,
-        model: Model::Default,
+        model,
     })
     .unwrap_or_else(|err| panic!("the local target starts: {err}"))
 }
