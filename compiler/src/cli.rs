@@ -46,11 +46,14 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
-    /// Print the JSON Schema of agent files, or write it to a file.
+    /// Print the JSON Schema of agent files (`--test`: of test files), or write it to a file.
     Schema {
         /// Write the schema here instead of printing it (e.g. schema/agent.schema.json).
         #[arg(long, value_name = "PATH")]
         write: Option<PathBuf>,
+        /// The schema of test files (`*.test.yaml`) instead.
+        #[arg(long)]
+        test: bool,
     },
     /// Create a project: agents/, wrangler.toml, .gitignore, .dev.vars.example, the schema, a CI
     /// workflow and a README (exit 2, writing nothing, when files conflict).
@@ -103,6 +106,9 @@ pub enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// Run the agents' test files (`agents/*.test.yaml`) on the local Worker or a deployment
+    /// (exit 0 all passed, 1 a case failed, 2 a bad file).
+    Test(agentc::testing::cli::TestArgs),
     /// API keys for agents with `auth`.
     Key {
         #[command(subcommand)]
@@ -157,11 +163,14 @@ pub fn run(command: Command) -> ExitCode {
             format,
             deny_warnings,
         } => check(paths, format, deny_warnings),
-        Command::Schema { write: None } => {
-            print!("{}", agentc::schema::SCHEMA);
+        Command::Schema { write: None, test } => {
+            print!("{}", schema_text(test));
             ExitCode::SUCCESS
         }
-        Command::Schema { write: Some(path) } => match agentc::init::write_schema(&path) {
+        Command::Schema {
+            write: Some(path),
+            test,
+        } => match agentc::init::write_schema(&path, schema_text(test)) {
             Ok(()) => {
                 eprintln!("wrote {}", path.display());
                 ExitCode::SUCCESS
@@ -201,6 +210,7 @@ pub fn run(command: Command) -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        Command::Test(args) => agentc::testing::cli::run(args),
         Command::Build {
             root,
             generate_only,
@@ -282,6 +292,15 @@ fn mcp_pull(root: &Path) -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The JSON Schema `agentc schema` prints or writes: of agent files, or of test files.
+fn schema_text(test: bool) -> &'static str {
+    if test {
+        agentc::testing::SCHEMA
+    } else {
+        agentc::schema::SCHEMA
     }
 }
 

@@ -31,9 +31,32 @@ pub struct RuntimeConfig {
     pub secrets: Vec<(String, String)>,
     /// The service behind the Cache API (see [`crate::devcache`]). `None`: the Cache API throws.
     pub cache: Option<SocketAddr>,
-    /// Also append workerd's standard output (the Worker's `console.log` lines, among them one
-    /// JSON line per turn) to this file; it still reaches ours too.
-    pub log_copy: Option<PathBuf>,
+    /// Where workerd's output (the Worker's `console.log` lines, among them one JSON line per
+    /// turn) goes.
+    pub log: WorkerLog,
+}
+
+/// Where workerd's output goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WorkerLog {
+    /// To ours (`agentc dev`).
+    #[default]
+    Inherit,
+    /// To ours, and its standard output also appended to this file (tests read it).
+    Copy(PathBuf),
+    /// Only into this file, standard output and error (`agentc test`, whose standard output is
+    /// the report).
+    File(PathBuf),
+}
+
+impl WorkerLog {
+    /// The file the Worker's log lines are written to, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            WorkerLog::Inherit => None,
+            WorkerLog::Copy(path) | WorkerLog::File(path) => Some(path),
+        }
+    }
 }
 
 /// Reads a `.dev.vars` file (wrangler's convention for local secrets): `NAME=value` lines,
@@ -219,20 +242,28 @@ pub fn start_workerd(
         std::fs::canonicalize(&cfg.state_dir).map_err(|err| start_error("workerd", err))?;
     std::fs::write(&config_path, workerd_config(&absolute, &config_dir))
         .map_err(|err| start_error("workerd", err))?;
+    let (stdout, stderr) = match &cfg.log {
+        WorkerLog::Inherit => (Stdio::inherit(), Stdio::inherit()),
+        WorkerLog::Copy(_) => (Stdio::piped(), Stdio::inherit()),
+        WorkerLog::File(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|err| start_error("workerd", format!("{}: {err}", path.display())))?;
+            let copy = file
+                .try_clone()
+                .map_err(|err| start_error("workerd", err))?;
+            (Stdio::from(file), Stdio::from(copy))
+        }
+    };
     let mut child = Command::new(bin)
         .arg("serve")
         .arg(&config_path)
         .arg("--experimental")
         .current_dir(&config_dir)
-        .stdout(if cfg.log_copy.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        })
-        .stderr(Stdio::inherit())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .map_err(|err| start_error("workerd", format!("{}: {err}", bin.display())))?;
-    if let (Some(path), Some(stdout)) = (&cfg.log_copy, child.stdout.take()) {
+    if let (WorkerLog::Copy(path), Some(stdout)) = (&cfg.log, child.stdout.take()) {
         let mut copy = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -251,7 +282,14 @@ pub fn start_workerd(
         child,
         addr: cfg.listen,
     };
-    wait_listening(&mut service, Duration::from_secs(30))?;
+    wait_listening(&mut service, Duration::from_secs(30)).map_err(|err| match (&cfg.log, err) {
+        // Its own words are in the file.
+        (WorkerLog::File(path), DevError::Start { what, detail }) => DevError::Start {
+            what,
+            detail: format!("{detail}; see {}", path.display()),
+        },
+        (_, err) => err,
+    })?;
     Ok(service)
 }
 
@@ -288,7 +326,7 @@ mod tests {
             outbound: None,
             secrets,
             cache,
-            log_copy: None,
+            log: WorkerLog::Inherit,
         };
         workerd_config(&cfg, Path::new("/p/dev"))
     }

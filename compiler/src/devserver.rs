@@ -3,7 +3,7 @@
 //! the compiled Worker with all of them. The `agentc dev` command and the end-to-end test harness
 //! (`tests/src/lib.rs`) both start a [`DevServer`], so tests run exactly what users run.
 
-use crate::dev::{self, DevError, RuntimeConfig, Service};
+use crate::dev::{self, DevError, RuntimeConfig, Service, WorkerLog};
 use crate::toolchain;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,8 +70,8 @@ pub struct DevOptions {
     pub outbound: Outbound,
     /// Worker secrets as text bindings; see [`project_secrets`].
     pub secrets: Vec<(String, String)>,
-    /// Also append the Worker's log lines to this file.
-    pub log_copy: Option<PathBuf>,
+    /// Where workerd's output goes.
+    pub log: WorkerLog,
 }
 
 impl DevOptions {
@@ -96,7 +96,7 @@ impl DevOptions {
                 Outbound::Online
             },
             secrets: project_secrets(&root)?,
-            log_copy: None,
+            log: WorkerLog::Inherit,
             root,
         })
     }
@@ -172,7 +172,7 @@ impl DevServer {
             outbound,
             secrets: opts.secrets,
             cache: Some(cache),
-            log_copy: opts.log_copy,
+            log: opts.log,
         };
         let mut server = DevServer {
             localai,

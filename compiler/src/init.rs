@@ -2,9 +2,10 @@
 //! deploys at once.
 //!
 //! `basic` writes `agents/assistant.yaml` (the tutorial's weather assistant) with its offline
-//! fixture, `wrangler.toml` (agentc's block, as the first build would write it), `.gitignore`,
-//! `.dev.vars.example`, the JSON Schema at `schema/agent.schema.json` (where the agent files'
-//! `# yaml-language-server: $schema=../schema/agent.schema.json` modeline finds it), a CI
+//! fixture and its tests (`agents/assistant.test.yaml`, for `agentc test`), `wrangler.toml`
+//! (agentc's block, as the first build would write it), `.gitignore`, `.dev.vars.example`, the
+//! JSON Schemas at `schema/agent.schema.json` and `schema/test.schema.json` (where the files'
+//! `# yaml-language-server: $schema=../schema/….schema.json` modelines find them), a CI
 //! workflow running `agentc check --format github`, and a README. `full` adds
 //! `agents/showcase.yaml`, an agent that uses every feature of the language, each commented, and
 //! the Rust tool it names. The templates live in `compiler/templates/` and are embedded.
@@ -16,6 +17,7 @@
 use crate::codegen::Layout;
 use crate::pipeline;
 use crate::schema::SCHEMA;
+use crate::testing;
 use std::path::{Path, PathBuf};
 
 /// Which project to write.
@@ -29,6 +31,10 @@ const BASIC: &[(&str, &str)] = &[
     (
         "agents/assistant.yaml",
         include_str!("../templates/basic/agents/assistant.yaml"),
+    ),
+    (
+        "agents/assistant.test.yaml",
+        include_str!("../templates/basic/agents/assistant.test.yaml"),
     ),
     (
         "agents/fixtures/wttr.in.json",
@@ -59,6 +65,8 @@ const FULL: &[(&str, &str)] = &[
 
 /// Where the schema goes: the agent files' modeline points here.
 pub const SCHEMA_PATH: &str = "schema/agent.schema.json";
+/// Where the schema of test files goes, for the test files' modeline.
+pub const TEST_SCHEMA_PATH: &str = "schema/test.schema.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -82,6 +90,7 @@ pub fn files(template: Template) -> Vec<(PathBuf, String)> {
         .map(|(path, text)| (PathBuf::from(path), (*text).to_owned()))
         .collect();
     files.push((PathBuf::from(SCHEMA_PATH), SCHEMA.to_owned()));
+    files.push((PathBuf::from(TEST_SCHEMA_PATH), testing::SCHEMA.to_owned()));
     files.push((PathBuf::from("wrangler.toml"), wrangler_toml(&files)));
     files.sort();
     files
@@ -99,7 +108,9 @@ fn wrangler_toml(files: &[(PathBuf, String)]) -> String {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&target, text);
-        if path.starts_with("agents") && path.extension().is_some_and(|e| e == "yaml") {
+        let agent_file =
+            path.extension().is_some_and(|e| e == "yaml") && !testing::load::is_test_file(path);
+        if path.starts_with("agents") && agent_file {
             agents.push(target);
         }
     }
@@ -185,10 +196,11 @@ pub fn init(dir: &Path, template: Template) -> Result<Written, InitError> {
     Ok(report)
 }
 
-/// Writes the JSON Schema of agent files to `path` (`agentc schema --write PATH`).
-pub fn write_schema(path: &Path) -> std::io::Result<()> {
+/// Writes a JSON Schema (of agent files, or of test files) to `path` (`agentc schema --write
+/// PATH`), creating its directory.
+pub fn write_schema(path: &Path, schema: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, SCHEMA)
+    std::fs::write(path, schema)
 }

@@ -5,8 +5,9 @@
 //! their source, [`codegen`] turns the IR into the files of a Rust
 //! Worker crate (built on the `agentc-runtime` crate) and its `wrangler.toml`, and [`emit`]
 //! writes what changed. [`build`] runs the pipeline and compiles the crate to wasm; [`devserver`]
-//! runs the result locally on workerd with localai standing in for Workers AI. Nothing is written
-//! until every check has passed.
+//! runs the result locally on workerd with localai standing in for Workers AI; [`testing`] runs an
+//! agent's `*.test.yaml` cases against it or a deployment. Nothing is written until every check
+//! has passed.
 //!
 //! The binary needs no source checkout: [`embedded`] carries the runtime crate's sources (written
 //! into the per-user cache), [`setup`] installs the pinned [`toolchain`] there, and [`init`]
@@ -35,5 +36,6 @@ pub mod schema;
 pub mod setup;
 pub mod span;
 pub mod template;
+pub mod testing;
 pub mod toolchain;
 pub mod yaml;

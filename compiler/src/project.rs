@@ -56,7 +56,8 @@ impl Checked {
     }
 }
 
-/// The agent files (`*.yaml`, `*.yml`) of a directory, sorted by path.
+/// The agent files (`*.yaml`, `*.yml`) of a directory, sorted by path; test files
+/// (`*.test.yaml`, see [`crate::testing`]) are not agent files.
 pub fn agent_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -65,7 +66,7 @@ pub fn agent_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
         );
-        if is_yaml && path.is_file() {
+        if is_yaml && !crate::testing::load::is_test_file(&path) && path.is_file() {
             files.push(path);
         }
     }

@@ -90,12 +90,23 @@ pub fn validate(root: &Node) -> Result<Vec<Finding>, Box<Diagnostic>> {
         validator().map_err(|err| Diagnostic::error("E0999", format!("internal error: {err}")))?;
     let schema =
         schema().map_err(|err| Diagnostic::error("E0999", format!("internal error: {err}")))?;
+    Ok(validate_against(root, schema, validator, "the agent"))
+}
+
+/// Validates a tree against another schema of agentc's (e.g. that of test files), with the same
+/// positions, messages and dedupe keys; `whole` names the document in messages ("the agent").
+pub fn validate_against(
+    root: &Node,
+    schema: &Json,
+    validator: &Validator,
+    whole: &str,
+) -> Vec<Finding> {
     let instance = to_json(root);
     let mut findings = Vec::new();
     for error in validator.iter_errors(&instance) {
-        explain(root, schema, &error, &mut findings);
+        explain(root, schema, &error, whole, &mut findings);
     }
-    Ok(findings)
+    findings
 }
 
 /// A path of the instance: JSON pointer segments, numbers for sequence indices.
@@ -114,8 +125,8 @@ fn pointer(segments: &[String]) -> String {
         .collect()
 }
 
-/// `tools[0].http.url`, the way a person names a place in the file.
-pub fn display_path(segments: &[String], node_at: impl Fn(usize) -> bool) -> String {
+/// `tools[0].http.url`, the way a person names a place in the file; `whole` for the root.
+pub fn display_path(segments: &[String], node_at: impl Fn(usize) -> bool, whole: &str) -> String {
     let mut out = String::new();
     for (i, seg) in segments.iter().enumerate() {
         if node_at(i) {
@@ -128,7 +139,7 @@ pub fn display_path(segments: &[String], node_at: impl Fn(usize) -> bool) -> Str
         }
     }
     if out.is_empty() {
-        "the agent".into()
+        whole.into()
     } else {
         format!("`{out}`")
     }
@@ -156,13 +167,19 @@ fn lookup<'a>(root: &'a Node, segments: &[String]) -> Option<(&'a Node, Option<S
     Some((node, key))
 }
 
-fn explain(root: &Node, schema: &Json, error: &ValidationError<'_>, out: &mut Vec<Finding>) {
+fn explain(
+    root: &Node,
+    schema: &Json,
+    error: &ValidationError<'_>,
+    whole: &str,
+    out: &mut Vec<Finding>,
+) {
     let segs = segments(error);
     let Some((node, key_span)) = lookup(root, &segs) else {
         return;
     };
     let is_index = |i: usize| matches!(lookup(root, &segs[..i]), Some((n, _)) if matches!(n.value, Value::Seq(_)));
-    let here = display_path(&segs, is_index);
+    let here = display_path(&segs, is_index, whole);
     let ptr = pointer(&segs);
     let help = describe(schema, error.evaluation_path().as_str());
     let within = node.span;
@@ -238,7 +255,7 @@ fn explain(root: &Node, schema: &Json, error: &ValidationError<'_>, out: &mut Ve
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             let where_ = if segs.is_empty() {
-                "the agent".to_string()
+                whole.to_string()
             } else {
                 here.clone()
             };

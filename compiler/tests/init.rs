@@ -61,11 +61,13 @@ fn init_writes_a_project_that_checks() {
     let demo = dir.join("demo");
     for file in [
         "agents/assistant.yaml",
+        "agents/assistant.test.yaml",
         "agents/fixtures/wttr.in.json",
         "wrangler.toml",
         ".gitignore",
         ".dev.vars.example",
         "schema/agent.schema.json",
+        "schema/test.schema.json",
         ".github/workflows/agents.yml",
         "README.md",
     ] {
@@ -80,6 +82,7 @@ fn init_writes_a_project_that_checks() {
         .expect("a schema modeline");
     let schema = std::fs::read_to_string(demo.join("agents").join(target)).expect("the schema");
     assert_eq!(schema, agentc::schema::SCHEMA);
+    test_file_checks(&demo);
     assert!(std::fs::read_to_string(demo.join(".gitignore"))
         .unwrap()
         .lines()
@@ -102,6 +105,28 @@ fn init_writes_a_project_that_checks() {
         agentc::schema::SCHEMA
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The template's test file finds its schema through its modeline, and checks against the
+/// template's agents as `agentc test` checks it.
+fn test_file_checks(demo: &Path) {
+    let path = demo.join("agents/assistant.test.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let target = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# yaml-language-server: $schema="))
+        .expect("a schema modeline");
+    let schema = std::fs::read_to_string(demo.join("agents").join(target)).expect("the schema");
+    assert_eq!(schema, agentc::testing::SCHEMA);
+    let input = pipeline::Input::project(demo, &demo.join("agents")).unwrap();
+    let output = pipeline::run(&input, None).unwrap();
+    let agents = output.project().expect("the template's agents check");
+    let sources = agentc::project::read_files(&[path], demo).unwrap();
+    let (tests, checked) = agentc::testing::load::check_files(sources, agents);
+    assert!(checked.diagnostics.is_empty(), "{}", checked.render());
+    assert_eq!(tests.len(), 1);
+    assert!(tests[0].cases.len() >= 3, "{:?}", tests[0].cases.len());
 }
 
 #[test]

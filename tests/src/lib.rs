@@ -3,6 +3,7 @@
 //! Workers AI, the local cache) and reads its answers as a client would.
 
 use agentc::build::{self, BuildOptions};
+use agentc::dev::WorkerLog;
 use agentc::devserver::{DevOptions, DevServer, Model, Outbound};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -133,7 +134,7 @@ impl Stack {
             model: Model::Engine(engine),
             outbound: Outbound::Service(fixture.addr),
             secrets: test_secrets(),
-            log_copy: Some(state.path().join("workerd.log")),
+            log: WorkerLog::Copy(state.path().join("workerd.log")),
         };
         let dev = DevServer::start(opts)
             .await
@@ -154,12 +155,7 @@ impl Stack {
 
     /// The lines the Worker has logged so far (`console.log`), oldest first.
     pub fn worker_log(&self) -> Vec<String> {
-        let path = self
-            .dev
-            .config()
-            .log_copy
-            .as_ref()
-            .expect("the stack keeps a log");
+        let path = self.dev.config().log.path().expect("the stack keeps a log");
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
