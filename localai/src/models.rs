@@ -39,6 +39,10 @@ pub struct Model {
     pub sha256: String,
     /// The wheels holding its parts, in joining order.
     pub wheels: Vec<Wheel>,
+    /// What localai tells this model when tools are on offer, when it needs other words than
+    /// the default guidance (`engine::llama::template::TOOL_GUIDANCE`).
+    #[serde(default)]
+    pub tool_guidance: Option<String>,
 }
 
 /// A PyPI wheel holding one part of a model file.

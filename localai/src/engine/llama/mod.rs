@@ -217,6 +217,8 @@ struct Shared {
     template: ChatTemplate,
     info: ModelInfo,
     bos: String,
+    /// What the model is told when tools are on offer (see [`template::guidance_for`]).
+    guidance: String,
     /// Requests accepted and not finished: the one generating and those
     /// waiting.
     pending: AtomicUsize,
@@ -291,6 +293,7 @@ impl LlamaEngine {
                 queue: options.queue,
             },
             bos,
+            guidance: template::guidance_for(&path).to_owned(),
             pending: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             stats: Stats::default(),
@@ -372,7 +375,10 @@ impl LlamaEngine {
         let has_tools = !parsed.tools.is_empty();
         let (text, plain) = match &parsed.prompt {
             Prompt::Chat { messages } if has_tools => {
-                let guided = render(&template::with_tool_guidance(messages), &parsed.tools)?;
+                let guided = render(
+                    &template::with_tool_guidance(messages, &shared.guidance),
+                    &parsed.tools,
+                )?;
                 // Deciding whether to call a tool: if not, the answer comes from the prompt
                 // without tools.
                 let plain = match messages.last() {

@@ -28,9 +28,19 @@ pub const TOOL_GUIDANCE: &str = "When the user's last message asks for something
     else (greetings, small talk, counting, what the user told you earlier) answer directly in \
     plain text, without calling any tool.";
 
-/// The messages with [`TOOL_GUIDANCE`] added to the system prompt (a system message is put
-/// first if there is none).
-pub fn with_tool_guidance(messages: &[Json]) -> Vec<Json> {
+/// The guidance for the model in `path`: its own, when the catalogue (`localai/models.json`,
+/// `tool_guidance`) gives one, else [`TOOL_GUIDANCE`]. Small models differ in what makes them
+/// call a tool: the same words that get the 1.5B model to call `get_weather` make the 0.5B one
+/// answer order questions without `lookup_order`.
+pub fn guidance_for(path: &std::path::Path) -> &'static str {
+    crate::models::by_file(path)
+        .and_then(|model| model.tool_guidance.as_deref())
+        .unwrap_or(TOOL_GUIDANCE)
+}
+
+/// The messages with `guidance` added to the system prompt (a system message is put first if
+/// there is none).
+pub fn with_tool_guidance(messages: &[Json], guidance: &str) -> Vec<Json> {
     let mut messages = messages.to_vec();
     let system = messages
         .first_mut()
@@ -39,13 +49,13 @@ pub fn with_tool_guidance(messages: &[Json]) -> Vec<Json> {
         Some(first) => {
             let content = content_text(first.get("content").unwrap_or(&Json::Null));
             let joined = if content.trim().is_empty() {
-                TOOL_GUIDANCE.to_owned()
+                guidance.to_owned()
             } else {
-                format!("{}\n\n{TOOL_GUIDANCE}", content.trim_end())
+                format!("{}\n\n{guidance}", content.trim_end())
             };
             first["content"] = Json::String(joined);
         }
-        None => messages.insert(0, json!({"role": "system", "content": TOOL_GUIDANCE})),
+        None => messages.insert(0, json!({"role": "system", "content": guidance})),
     }
     messages
 }
@@ -598,18 +608,34 @@ mod tests {
     }
 
     #[test]
+    fn each_catalogued_model_has_its_guidance() {
+        let file = |name: &str| {
+            let model = crate::models::named(name).unwrap();
+            std::path::PathBuf::from("/m").join(&model.file)
+        };
+        assert_eq!(guidance_for(&file("default")), TOOL_GUIDANCE);
+        let small = guidance_for(&file("small"));
+        assert_ne!(small, TOOL_GUIDANCE);
+        assert!(small.contains("never guess"), "{small}");
+        assert_eq!(
+            guidance_for(std::path::Path::new("/m/other.gguf")),
+            TOOL_GUIDANCE
+        );
+    }
+
+    #[test]
     fn tool_guidance_follows_the_system_prompt() {
         let messages = [
             json!({"role": "system", "content": "Be brief."}),
             json!({"role": "user", "content": "hi"}),
         ];
-        let guided = with_tool_guidance(&messages);
+        let guided = with_tool_guidance(&messages, TOOL_GUIDANCE);
         assert_eq!(
             guided[0]["content"],
             format!("Be brief.\n\n{TOOL_GUIDANCE}")
         );
         assert_eq!(guided[1], messages[1]);
-        let guided = with_tool_guidance(&messages[1..]);
+        let guided = with_tool_guidance(&messages[1..], TOOL_GUIDANCE);
         assert_eq!(
             guided[0],
             json!({"role": "system", "content": TOOL_GUIDANCE})
