@@ -27,16 +27,23 @@ pub fn start(dir: &Path) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// Answers one request, then closes the connection.
-fn serve(stream: TcpStream, dir: &Path) -> std::io::Result<()> {
+/// One HTTP/1.1 request as the outbound servers of `agentc dev` and `agentc test` read it.
+pub(crate) struct Request {
+    pub request_line: String,
+    /// The `Host` header.
+    pub host: String,
+}
+
+/// Reads the request on `stream`: its request line and headers, and its body (as
+/// `content-length` gives it, at most 1 MiB), which no answer depends on and is dropped.
+pub(crate) fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let mut host = String::new();
-    let mut length = 0usize;
+    let (mut host, mut length) = (String::new(), 0usize);
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
             break;
         }
         if let Some((name, value)) = line.split_once(':') {
@@ -49,6 +56,12 @@ fn serve(stream: TcpStream, dir: &Path) -> std::io::Result<()> {
     }
     let mut body = vec![0; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
+    Ok(Request { request_line, host })
+}
+
+/// Answers one request, then closes the connection.
+fn serve(stream: TcpStream, dir: &Path) -> std::io::Result<()> {
+    let Request { request_line, host } = read_request(&stream)?;
     let (status, answer) = answer(dir, &host);
     eprintln!("fixtures: {} {host} → {status}", request_line.trim());
     let mut stream = stream;

@@ -13,7 +13,7 @@ use super::Case;
 use crate::dev::WorkerLog;
 use crate::devserver::{DevOptions, DevServer, Model, Outbound};
 use crate::ir;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -290,30 +290,15 @@ fn start_outbound(answers: Arc<Mutex<ToolAnswers>>) -> std::io::Result<SocketAdd
 
 /// Answers one request, then closes the connection.
 fn serve_outbound(stream: TcpStream, answers: &Mutex<ToolAnswers>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
+    let crate::fixtures::Request {
+        request_line,
+        mut host,
+    } = crate::fixtures::read_request(&stream)?;
     let target = request_line
         .split_whitespace()
         .nth(1)
         .unwrap_or("/")
         .to_owned();
-    let (mut host, mut length) = (String::new(), 0usize);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "host" => host = value.trim().to_owned(),
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length.min(1 << 20)];
-    reader.read_exact(&mut body)?;
     // An absolute-form target (`http://host/path`) names its host itself.
     let target = match target.split_once("://") {
         Some((_, rest)) => {
