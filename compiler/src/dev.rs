@@ -34,6 +34,45 @@ pub struct RuntimeConfig {
     /// Where workerd's output (the Worker's `console.log` lines, among them one JSON line per
     /// turn) goes.
     pub log: WorkerLog,
+    /// Where the Worker reads a client's address (`CF-Connecting-IP`, which `per: ip` rate
+    /// limits count) from.
+    pub client_address: ClientAddress,
+}
+
+/// The header a Worker reads its client's address from; Cloudflare's edge sets it.
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+
+/// How requests get their client address (`CF-Connecting-IP`). On Cloudflare the edge sets it
+/// to the connection's address, replacing whatever the client sent; workerd alone sets nothing,
+/// and passes a client's own header through, with which any client could pick its own rate-limit
+/// bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAddress {
+    /// As the edge does: the header is replaced by the connection's address. workerd cannot
+    /// tell a connection's address to a Worker, but every client of a loopback socket is on
+    /// this machine, so on a loopback address (the default) the header is that address; on any
+    /// other address the header is removed (the Worker then refuses requests a `per: ip` limit
+    /// cannot count).
+    #[default]
+    Connection,
+    /// The header as the request brings it: for a proxy in front that sets it, as the edge
+    /// does (the end-to-end tests stand in for the edge this way).
+    Header,
+}
+
+impl ClientAddress {
+    /// The socket's `injectRequestHeaders` for a socket listening on `listen`, if any.
+    fn inject(self, listen: SocketAddr) -> Option<String> {
+        match self {
+            ClientAddress::Header => None,
+            ClientAddress::Connection if listen.ip().is_loopback() => Some(format!(
+                "(name = \"{CLIENT_IP_HEADER}\", value = \"{}\")",
+                listen.ip()
+            )),
+            // No value: the header is removed.
+            ClientAddress::Connection => Some(format!("(name = \"{CLIENT_IP_HEADER}\")")),
+        }
+    }
 }
 
 /// Where workerd's output goes.
@@ -131,6 +170,10 @@ pub fn workerd_config(cfg: &RuntimeConfig, config_dir: &Path) -> String {
         ),
         None => (String::new(), ""),
     };
+    let http = match cfg.client_address.inject(cfg.listen) {
+        Some(header) => format!("(injectRequestHeaders = [{header}])"),
+        None => "()".to_owned(),
+    };
     let secrets: String = cfg
         .secrets
         .iter()
@@ -153,7 +196,7 @@ const config :Workerd.Config = (
     (name = "state", disk = (path = "{state}", writable = true)),
 {outbound_service}{cache_service}  ],
   sockets = [
-    (name = "http", address = "{listen}", http = (), service = "agents"),
+    (name = "http", address = "{listen}", http = {http}, service = "agents"),
   ],
 );
 
@@ -327,8 +370,42 @@ mod tests {
             secrets,
             cache,
             log: WorkerLog::Inherit,
+            client_address: ClientAddress::Header,
         };
         workerd_config(&cfg, Path::new("/p/dev"))
+    }
+
+    #[test]
+    fn the_client_address_header_is_the_connections() {
+        let socket = |listen: &str, client_address| {
+            let cfg = RuntimeConfig {
+                worker_dir: PathBuf::from("/p/build"),
+                state_dir: PathBuf::from("/p/state"),
+                listen: listen.parse().unwrap(),
+                localai: "127.0.0.1:8788".parse().unwrap(),
+                outbound: None,
+                secrets: Vec::new(),
+                cache: None,
+                log: WorkerLog::Inherit,
+                client_address,
+            };
+            let text = workerd_config(&cfg, Path::new("/p/dev"));
+            let line = text
+                .lines()
+                .find(|l| l.contains("name = \"http\""))
+                .unwrap();
+            line.trim().to_owned()
+        };
+        assert_eq!(
+            socket("127.0.0.1:8787", ClientAddress::Connection),
+            r#"(name = "http", address = "127.0.0.1:8787", http = (injectRequestHeaders = [(name = "cf-connecting-ip", value = "127.0.0.1")]), service = "agents"),"#
+        );
+        assert!(socket("[::1]:8787", ClientAddress::Connection)
+            .contains(r#"(name = "cf-connecting-ip", value = "::1")"#));
+        // Another interface's clients cannot be told apart: the header is removed.
+        assert!(socket("0.0.0.0:8787", ClientAddress::Connection)
+            .contains(r#"[(name = "cf-connecting-ip")]"#));
+        assert!(socket("127.0.0.1:8787", ClientAddress::Header).contains("http = (),"));
     }
 
     #[test]

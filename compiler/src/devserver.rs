@@ -3,7 +3,7 @@
 //! the compiled Worker with all of them. The `agentc dev` command and the end-to-end test harness
 //! (`tests/src/lib.rs`) both start a [`DevServer`], so tests run exactly what users run.
 
-use crate::dev::{self, DevError, RuntimeConfig, Service, WorkerLog};
+use crate::dev::{self, ClientAddress, DevError, RuntimeConfig, Service, WorkerLog};
 use crate::toolchain;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,8 @@ pub struct DevOptions {
     pub secrets: Vec<(String, String)>,
     /// Where workerd's output goes.
     pub log: WorkerLog,
+    /// Where a request's client address comes from (see [`ClientAddress`]).
+    pub client_address: ClientAddress,
 }
 
 impl DevOptions {
@@ -97,6 +99,7 @@ impl DevOptions {
             },
             secrets: project_secrets(&root)?,
             log: WorkerLog::Inherit,
+            client_address: ClientAddress::Connection,
             root,
         })
     }
@@ -173,6 +176,7 @@ impl DevServer {
             secrets: opts.secrets,
             cache: Some(cache),
             log: opts.log,
+            client_address: opts.client_address,
         };
         let mut server = DevServer {
             localai,

@@ -22,8 +22,12 @@ pub enum Route<'a> {
         session_id: &'a str,
         call_id: &'a str,
     },
-    /// `POST /v1/chat/completions`, OpenAI-compatible.
+    /// `POST /v1/chat/completions`, OpenAI-compatible; the body's `model` names the agent.
     ChatCompletions,
+    /// `POST /agents/{agent}/v1/chat/completions`: the same for one agent, named by the path
+    /// (an OpenAI client's base URL `…/agents/{agent}/v1`), so its API key is checked before
+    /// the body is read.
+    AgentCompletions { agent: &'a str },
 }
 
 /// Decodes a method and path into a [`Route`], or the error the client gets.
@@ -41,6 +45,10 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
     match (parts.next(), parts.next(), parts.next()) {
         (Some("chat"), None, None) => match method {
             "POST" => Ok(Route::Chat { agent }),
+            _ => Err(ApiError::method_not_allowed(method, path, "POST")),
+        },
+        (Some("v1"), Some("chat"), Some("completions")) if parts.next().is_none() => match method {
+            "POST" => Ok(Route::AgentCompletions { agent }),
             _ => Err(ApiError::method_not_allowed(method, path, "POST")),
         },
         (Some("sessions"), Some(session_id), None) => {
@@ -211,6 +219,22 @@ mod tests {
             route("GET", "/agents/weather/chat").unwrap_err().status,
             405
         );
+        assert_eq!(
+            route("POST", "/agents/weather/v1/chat/completions"),
+            Ok(Route::AgentCompletions { agent: "weather" })
+        );
+        assert_eq!(
+            route("GET", "/agents/weather/v1/chat/completions")
+                .unwrap_err()
+                .status,
+            405
+        );
+        for path in [
+            "/agents/weather/v1/chat",
+            "/agents/weather/v1/chat/completions/x",
+        ] {
+            assert_eq!(route("POST", path).unwrap_err().status, 404, "{path}");
+        }
         assert_eq!(
             route("POST", "/agents/calc/sessions/s1/approvals/approval_1_0_ff"),
             Ok(Route::Approve {

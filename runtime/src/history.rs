@@ -148,6 +148,17 @@ pub fn fit_tokens(window: &[Message], max_tokens: u32) -> &[Message] {
 /// tool result) are cut, and say so.
 pub const MAX_STORED_CONTENT: usize = 1 << 20;
 
+/// The most values one SQL statement may bind in Durable Object SQLite: the platform refuses
+/// the 101st ("too many SQL variables"), on Cloudflare and in workerd alike.
+pub const MAX_BOUND_VALUES: usize = 100;
+
+/// The values bound for one stored message (role, content, tool calls, tool call id, name, time).
+pub const STORED_VALUES: usize = 6;
+
+/// The most messages one INSERT stores: a turn's messages are inserted in statements of at most
+/// this many rows, so a long turn (many tool calls) never binds more than [`MAX_BOUND_VALUES`].
+pub const ROWS_PER_INSERT: usize = MAX_BOUND_VALUES / STORED_VALUES;
+
 /// `content` cut to at most `max` bytes (at a character boundary), saying how much was cut.
 pub fn cut(content: &str, max: usize) -> String {
     if content.len() <= max {

@@ -1,6 +1,12 @@
 //! The OpenAI-compatible endpoint, `POST /v1/chat/completions`: requests in, chunks and
 //! completions out. The agent's tools run on the server; the client sees the answer.
+//!
+//! The same endpoint for one agent, `POST /agents/{agent}/v1/chat/completions`, checks the
+//! agent's API key before it reads the body, as every other route does. On the shared route
+//! the agent is named only inside the body, so what is read before the key can be checked is
+//! bounded instead ([`pre_auth_cap`]).
 
+use crate::agent::AgentSpec;
 use crate::api::ApiError;
 use crate::approval::PendingCall;
 use crate::history::{Message, Role};
@@ -70,6 +76,38 @@ pub struct Ask {
     pub message: String,
     /// The user and assistant messages before it, for a stateless request.
     pub history: Vec<Message>,
+}
+
+/// How many bytes of a shared-route body may be read before the key is checked against the
+/// agent it names: the largest `max_body_bytes` of the agents the caller can reach (`reaches`:
+/// the public ones, and those whose key it presented), which is no more than it may send one of
+/// them anyway. `None` when it reaches none: the request is refused (401) before a byte is read.
+pub fn pre_auth_cap(
+    agents: &[AgentSpec],
+    reaches: impl Fn(&AgentSpec) -> bool,
+) -> Result<u32, ApiError> {
+    agents
+        .iter()
+        .filter(|agent| reaches(agent))
+        .map(|agent| agent.policy.limits.max_body_bytes)
+        .max()
+        .ok_or_else(crate::auth::unauthorized)
+}
+
+/// On an agent's own route the body's `model` must name that agent (clients send the agent's
+/// name as the model, as on the shared route), so a client set up for one agent cannot talk to
+/// another by mistake.
+pub fn check_model(agent: &AgentSpec, ask: &Ask) -> Result<(), ApiError> {
+    if ask.agent == agent.name {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "model_mismatch",
+        format!(
+            "this is the endpoint of the agent `{}`, but `model` names `{}`",
+            agent.name, ask.agent
+        ),
+    ))
 }
 
 /// Parses a request body.
@@ -296,6 +334,66 @@ impl Sink for CollectSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{AuthPolicy, Limits, Policy};
+
+    const fn agent(name: &'static str, auth: bool, max_body_bytes: u32) -> AgentSpec {
+        AgentSpec {
+            name,
+            description: "",
+            model: "@cf/test",
+            system: crate::tools::template::Prompt::Text(""),
+            history_window: 10,
+            max_tokens: 100,
+            temperature: None,
+            max_steps: 3,
+            tools: &[],
+            policy: Policy {
+                auth: if auth {
+                    Some(AuthPolicy {
+                        api_keys_secret: "KEYS",
+                    })
+                } else {
+                    None
+                },
+                limits: Limits {
+                    max_input_chars: 8000,
+                    max_body_bytes,
+                },
+                ..Policy::NONE
+            },
+        }
+    }
+
+    #[test]
+    fn the_shared_route_reads_before_auth_only_what_a_reachable_agent_accepts() {
+        let agents = [
+            agent("public", false, 1000),
+            agent("vault", true, 1_000_000),
+        ];
+        // Without a key for `vault`: what `public` accepts, not `vault`'s megabyte.
+        let no_key = |a: &AgentSpec| a.policy.auth.is_none();
+        assert_eq!(pre_auth_cap(&agents, no_key), Ok(1000));
+        // With one: up to `vault`'s cap.
+        assert_eq!(pre_auth_cap(&agents, |_| true), Ok(1_000_000));
+        // Reaching no agent: 401 before any of the body is read.
+        let guarded = [agent("vault", true, 1_000_000)];
+        let err = pre_auth_cap(&guarded, no_key).unwrap_err();
+        assert_eq!((err.status, err.code), (401, "unauthorized"));
+    }
+
+    #[test]
+    fn an_agents_own_route_takes_only_its_own_name_as_the_model() {
+        let weather = agent("weather", false, 1000);
+        let ask = |model: &str| Ask {
+            agent: model.to_owned(),
+            stream: false,
+            message: "hi".to_owned(),
+            history: Vec::new(),
+        };
+        assert_eq!(check_model(&weather, &ask("weather")), Ok(()));
+        let err = check_model(&weather, &ask("vault")).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "model_mismatch"));
+    }
 
     #[test]
     fn parses_the_last_user_message_and_history() {

@@ -7,6 +7,7 @@ mod analytics;
 mod approvals;
 mod backend;
 mod cache;
+mod completions;
 mod fetch_tool;
 mod http;
 mod limiter;

@@ -18,6 +18,7 @@
 //! reserve 100, one turn runs at a time. A turn's real usage can exceed its reservation, so the
 //! budget can be overshot by one turn's usage beyond its estimate.
 
+use crate::api::ApiError;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -208,12 +209,20 @@ pub fn object_name(agent: &str, per: &str, caller: &str) -> String {
 
 /// The caller a `per: ip` limit counts for a client address (`CF-Connecting-IP`). An IPv6
 /// client owns a whole /64 (2^64 addresses), so IPv6 addresses are counted by their /64;
-/// IPv4 addresses by themselves. A missing or malformed header is `None`: the caller is then
-/// counted in one bucket of address-less requests (off Cloudflare the header is whatever the
-/// client sends, so the Worker warns; see the README's security model).
-pub fn client_bucket(header: Option<&str>) -> Option<String> {
-    let ip: std::net::IpAddr = header?.trim().parse().ok()?;
-    Some(match ip {
+/// IPv4 addresses by themselves.
+///
+/// A request without a valid address is refused ([`no_client_address`]), not counted in a
+/// bucket of its own: every such request would share that one bucket, so one client could
+/// use up everyone's limit, and it would say nothing of who the caller is. Cloudflare's edge
+/// sets the header on every request from the internet (replacing a client's own), and
+/// `agentc dev` sets it from the connection, so a request without one comes from somewhere
+/// else (a Worker that built its own request, a proxy that dropped it), which must pass the
+/// address on.
+pub fn client_bucket(header: Option<&str>) -> Result<String, ApiError> {
+    let ip: std::net::IpAddr = header
+        .and_then(|h| h.trim().parse().ok())
+        .ok_or_else(no_client_address)?;
+    Ok(match ip {
         std::net::IpAddr::V4(v4) => v4.to_string(),
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
@@ -226,8 +235,15 @@ pub fn client_bucket(header: Option<&str>) -> Option<String> {
     })
 }
 
-/// The bucket of requests without a (valid) client address.
-pub const NO_ADDRESS: &str = "no-address";
+/// The answer to a request a `per: ip` limit cannot count: it has no valid client address.
+pub fn no_client_address() -> ApiError {
+    ApiError::bad_request(
+        "client_address_required",
+        "this agent limits requests per client address, and the request has no valid \
+         CF-Connecting-IP header (Cloudflare's edge sets it; a proxy or Worker in front must pass \
+         it on)",
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -264,22 +280,23 @@ mod tests {
 
     #[test]
     fn addresses_are_counted_by_owner() {
-        assert_eq!(
-            client_bucket(Some("203.0.113.7")).as_deref(),
-            Some("203.0.113.7")
-        );
+        let bucket = |header| client_bucket(header).ok();
+        assert_eq!(bucket(Some("203.0.113.7")).as_deref(), Some("203.0.113.7"));
         // Every address of one /64 is one caller.
-        let a = client_bucket(Some("2001:db8:1:2::1"));
-        let b = client_bucket(Some("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        let a = bucket(Some("2001:db8:1:2::1"));
+        let b = bucket(Some("2001:db8:1:2:ffff:ffff:ffff:ffff"));
         assert_eq!(a.as_deref(), Some("2001:db8:1:2::/64"));
         assert_eq!(a, b);
-        assert_ne!(a, client_bucket(Some("2001:db8:1:3::1")));
+        assert_ne!(a, bucket(Some("2001:db8:1:3::1")));
         assert_eq!(
-            client_bucket(Some("::ffff:203.0.113.7")).as_deref(),
+            bucket(Some("::ffff:203.0.113.7")).as_deref(),
             Some("203.0.113.7")
         );
-        assert_eq!(client_bucket(None), None);
-        assert_eq!(client_bucket(Some("not an address")), None);
+        // Without an address there is no caller to count: refused, never one shared bucket.
+        for header in [None, Some(""), Some("not an address"), Some("unknown")] {
+            let err = client_bucket(header).unwrap_err();
+            assert_eq!((err.status, err.code), (400, "client_address_required"));
+        }
     }
 
     const MINUTE: f64 = 60_000.0;

@@ -1,7 +1,9 @@
 //! A stand-in for the internet: the Worker's outbound requests (its HTTP tools) arrive here
 //! through workerd's `globalOutbound`, are recorded, and get canned answers. Requests for a host
 //! registered with [`Fixture::forward`] are passed on to a real server instead (the MCP tests'
-//! server), streaming its answer back, as the network would.
+//! server), streaming its answer back, as the network would. The slow hosts (`slow.*.test`)
+//! never answer in time; [`Fixture::slow`] says how many of their requests were in flight at
+//! once and how many the Worker abandoned (closed the connection before the answer).
 
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -24,10 +26,53 @@ pub struct Outbound {
     pub body: String,
 }
 
+/// What happened to the requests for the slow hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slow {
+    /// Requests received.
+    pub started: usize,
+    /// Requests whose connection the Worker closed before the (late) answer.
+    pub aborted: usize,
+    /// The most requests in flight at once.
+    pub peak: usize,
+    in_flight: usize,
+}
+
+/// Counts a slow request while it is in flight; dropped unfinished (the client went away, so
+/// the server dropped the handler), it counts as aborted.
+struct InFlight {
+    slow: Arc<Mutex<Slow>>,
+    finished: bool,
+}
+
+impl InFlight {
+    fn enter(slow: &Arc<Mutex<Slow>>) -> InFlight {
+        let mut s = slow.lock().expect("lock");
+        s.started += 1;
+        s.in_flight += 1;
+        s.peak = s.peak.max(s.in_flight);
+        InFlight {
+            slow: slow.clone(),
+            finished: false,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.slow.lock().expect("lock");
+        s.in_flight -= 1;
+        if !self.finished {
+            s.aborted += 1;
+        }
+    }
+}
+
 /// The running fixture server.
 pub struct Fixture {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Outbound>>>,
+    slow: Arc<Mutex<Slow>>,
     forwards: Forwards,
     _task: tokio::task::JoinHandle<()>,
 }
@@ -38,6 +83,7 @@ type Forwards = Arc<Mutex<HashMap<String, SocketAddr>>>;
 #[derive(Clone)]
 struct Shared {
     received: Arc<Mutex<Vec<Outbound>>>,
+    slow: Arc<Mutex<Slow>>,
     forwards: Forwards,
     client: reqwest::Client,
 }
@@ -45,9 +91,11 @@ struct Shared {
 impl Fixture {
     pub async fn start() -> Fixture {
         let received = Arc::new(Mutex::new(Vec::new()));
+        let slow = Arc::new(Mutex::new(Slow::default()));
         let forwards = Forwards::default();
         let shared = Shared {
             received: received.clone(),
+            slow: slow.clone(),
             forwards: forwards.clone(),
             client: reqwest::Client::new(),
         };
@@ -64,6 +112,7 @@ impl Fixture {
         Fixture {
             addr,
             received,
+            slow,
             forwards,
             _task: task,
         }
@@ -76,6 +125,11 @@ impl Fixture {
             .lock()
             .expect("lock")
             .insert(host.to_owned(), to);
+    }
+
+    /// The slow hosts' requests so far.
+    pub fn slow(&self) -> Slow {
+        *self.slow.lock().expect("lock")
     }
 
     /// Every request received, in order.
@@ -111,7 +165,7 @@ async fn dispatch(State(shared): State<Shared>, request: Request) -> Response {
             }
         };
         return answer(
-            State(shared.received),
+            State(shared),
             parts.method,
             parts.headers,
             parts.uri,
@@ -169,7 +223,7 @@ async fn dispatch(State(shared): State<Shared>, request: Request) -> Response {
 }
 
 async fn answer(
-    State(received): State<Arc<Mutex<Vec<Outbound>>>>,
+    State(shared): State<Shared>,
     method: axum::http::Method,
     headers: HeaderMap,
     uri: Uri,
@@ -189,7 +243,7 @@ async fn answer(
         .get("content-type")
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned);
-    received.lock().expect("lock").push(Outbound {
+    shared.received.lock().expect("lock").push(Outbound {
         host: host.clone(),
         target: target.clone(),
         method: method.to_string(),
@@ -202,9 +256,11 @@ async fn answer(
             let temp = if city == "Oslo" { 4 } else { 21 };
             Json(json!({ "city": city, "temp_c": temp, "conditions": "sunny" })).into_response()
         }
-        ("slow.weather.test", "/v1/slow") => {
+        ("slow.weather.test", "/v1/slow") | ("slow.shop.test", _) => {
             // Longer than any tool's timeout; the Worker gives up first.
+            let mut in_flight = InFlight::enter(&shared.slow);
             tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+            in_flight.finished = true;
             Json(Value::Null).into_response()
         }
         ("status.weather.test", "/status") => "all systems go".into_response(),

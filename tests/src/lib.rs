@@ -3,7 +3,7 @@
 //! Workers AI, the local cache) and reads its answers as a client would.
 
 use agentc::build::{self, BuildOptions};
-use agentc::dev::WorkerLog;
+use agentc::dev::{ClientAddress, WorkerLog};
 use agentc::devserver::{DevOptions, DevServer, Model, Outbound};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -120,8 +120,22 @@ impl Stack {
         Stack::start_with(localai::Engine::scripted(script)).await
     }
 
-    /// Starts the stack with the given localai engine (e.g. the real model).
+    /// Starts the stack with the given localai engine (e.g. the real model). The tests stand in
+    /// for Cloudflare's edge: a request's `CF-Connecting-IP` is the client address the Worker
+    /// counts ([`ClientAddress::Header`]).
     pub async fn start_with(engine: localai::Engine) -> Stack {
+        Stack::start_configured(engine, ClientAddress::Header).await
+    }
+
+    /// Starts the stack as `agentc dev` serves: the client address is the connection's, whatever
+    /// header a client sends ([`ClientAddress::Connection`]).
+    pub async fn start_as_dev(script: Value) -> Stack {
+        let script: localai::Script =
+            serde_json::from_value(script).expect("test scripts are valid");
+        Stack::start_configured(localai::Engine::scripted(script), ClientAddress::Connection).await
+    }
+
+    async fn start_configured(engine: localai::Engine, client_address: ClientAddress) -> Stack {
         let worker_dir = worker_dir().to_path_buf();
         let fixture = fixture::Fixture::start().await;
         let state = tempfile::tempdir().expect("temp dir");
@@ -135,6 +149,7 @@ impl Stack {
             outbound: Outbound::Service(fixture.addr),
             secrets: test_secrets(),
             log: WorkerLog::Copy(state.path().join("workerd.log")),
+            client_address,
         };
         let dev = DevServer::start(opts)
             .await

@@ -1,7 +1,8 @@
 //! What a request may bring (issue 11, Medium 3, 5, 7 and Low): a chunked body is refused as soon
 //! as it passes the cap, a stateless OpenAI request's history is bounded and cannot forge tool
 //! results, invisible characters are stripped, and concurrent turns cannot all spend the same
-//! token budget.
+//! token budget; the OpenAI endpoint checks an agent's key before it reads the body on the
+//! agent's own route, and reads little before it on the shared one.
 
 use agentc_tests::{messages, Stack, TEST_API_KEYS};
 use futures_util::StreamExt;
@@ -126,4 +127,87 @@ async fn concurrent_turns_cannot_all_spend_one_token_budget() {
     println!("turns admitted of 8 concurrent: {passed}");
     assert!((1..=2).contains(&passed), "{passed} turns spent the budget");
     assert_eq!(stack.model_requests().len(), passed);
+}
+
+/// A request body that sends its first bytes and then never ends.
+fn endless_body(first: &'static str) -> reqwest::Body {
+    let first = futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(first.as_bytes()))
+    });
+    reqwest::Body::wrap_stream(first.chain(futures_util::stream::pending()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_own_openai_route_checks_the_key_before_the_body() {
+    let stack = Stack::start(replies()).await;
+    let url = format!("{}/agents/guarded/v1/chat/completions", stack.base);
+    // No key, and a body that never ends: the 401 cannot have waited for it.
+    let refused = stack
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(endless_body(r#"{"model": "guarded", "messages": ["#))
+        .send();
+    let refused = tokio::time::timeout(agentc_tests::EVENT_TIMEOUT, refused)
+        .await
+        .expect("answered before the body ended")
+        .expect("an answer");
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().contains_key("www-authenticate"));
+    // With the key it is the OpenAI endpoint, for this agent only.
+    let ask =
+        |model: &str| json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+    let key = format!("Bearer {}", TEST_API_KEYS[0]);
+    let answered = stack
+        .client
+        .post(&url)
+        .header("authorization", &key)
+        .json(&ask("guarded"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    let body: Value = answered.json().await.unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], "Hello.");
+    let other = stack
+        .client
+        .post(&url)
+        .header("authorization", &key)
+        .json(&ask("plain"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400, "`model` names another agent");
+    assert_eq!(stack.model_requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_openai_route_reads_little_before_the_key() {
+    let stack = Stack::start(replies()).await;
+    // `limited` (API keys) accepts 1 MiB; the public agents 64 KiB. Without a key the caller
+    // reaches only the public ones, so no more than 64 KiB is read before the key is checked.
+    let body = json!({
+        "model": "limited",
+        "messages": [{ "role": "user", "content": "hi" }],
+        "user": "x".repeat(200_000),
+    });
+    let send = |key: Option<&str>| {
+        let mut request = stack
+            .client
+            .post(format!("{}/v1/chat/completions", stack.base))
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        request.send()
+    };
+    let anonymous = send(None).await.unwrap();
+    assert_eq!(
+        anonymous.status(),
+        413,
+        "more than a public agent takes was read before the key"
+    );
+    let keyed = send(Some(TEST_API_KEYS[0])).await.unwrap();
+    assert_eq!(keyed.status(), 200);
+    assert_eq!(stack.model_requests().len(), 1);
 }

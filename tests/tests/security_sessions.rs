@@ -2,7 +2,7 @@
 //! session, or a public agent's session id the Worker never issued, answers 404 to reads,
 //! deletes and messages alike; every route is rate-limited; deleting waits for a running turn;
 //! the turns waiting on one session are bounded; a session keeps at most `history.keep`
-//! messages.
+//! messages; a turn whose store fails part-way leaves history as it was.
 
 use agentc_tests::{messages, names, EventStream, Stack, TEST_API_KEYS};
 use serde_json::{json, Value};
@@ -353,4 +353,219 @@ async fn a_session_stores_at_most_keep_messages() {
         .map(|(_, c)| c)
         .collect();
     assert_eq!(users, ["m2", "m3", "m4"]);
+}
+
+/// A model step that calls `calculator` `n` times.
+fn sums(n: usize) -> Value {
+    let calls: Vec<Value> = (0..n)
+        .map(|i| json!({ "name": "calculator", "arguments": { "expression": format!("{i}+1") } }))
+        .collect();
+    json!({ "tool_calls": calls })
+}
+
+/// `(role, content)` of a session's stored messages, or its status when it cannot be read.
+async fn stored(stack: &Stack, agent: &str, id: &str) -> Vec<(String, String)> {
+    let response = session(stack, reqwest::Method::GET, agent, id, &[]).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    messages(&body["messages"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_that_fails_to_store_leaves_history_as_it_was() {
+    // A row over SQLite's 2 MB limit: a tool call with megabytes of arguments (refused as an
+    // undeclared property, but the call itself is part of the turn).
+    let huge = json!({ "tool_calls": [{ "name": "calculator",
+        "arguments": { "expression": "1+1", "pad": "x".repeat(2_200_000) } }] });
+    let mut stack = Stack::start(json!({ "replies": [
+        { "text": "first answer" },
+        // A long turn: 23 messages, more than one INSERT binds (100 values, 6 a message).
+        sums(20), { "text": "second answer" },
+        // 22 messages fit, then the 23rd (the huge call) fails in the turn's second INSERT.
+        sums(20), huge, { "text": "third answer" },
+        { "text": "fourth answer" },
+    ]}))
+    .await;
+    assert_eq!(
+        names(&stack.chat_events("toolbox", "first", "half").await).last(),
+        Some(&"done")
+    );
+    let long = stack.chat_events("toolbox", "second", "half").await;
+    assert_eq!(names(&long).last(), Some(&"done"), "{long:?}");
+    let before = stored(&stack, "toolbox", "half").await;
+    assert_eq!(before.len(), 2 + 23, "the long turn is stored whole");
+
+    let failed = stack.chat_events("toolbox", "third", "half").await;
+    let last = failed.last().unwrap();
+    assert_eq!(
+        (last.name.as_str(), &last.data["code"]),
+        ("error", &json!("storage_error"))
+    );
+    assert_eq!(stored(&stack, "toolbox", "half").await, before);
+    // On disk too, and the next turn reads what was there before.
+    stack.restart().await;
+    assert_eq!(stored(&stack, "toolbox", "half").await, before);
+    assert_eq!(
+        names(&stack.chat_events("toolbox", "fourth", "half").await).last(),
+        Some(&"done")
+    );
+    let after = stored(&stack, "toolbox", "half").await;
+    assert_eq!(after[..before.len()], before[..]);
+    let users: Vec<&str> = after
+        .iter()
+        .filter(|(role, _)| role == "user")
+        .map(|(_, c)| c.as_str())
+        .collect();
+    assert_eq!(users, ["first", "second", "fourth"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_agentc_dev_a_client_cannot_pick_its_address() {
+    // As `agentc dev` serves: whatever `CF-Connecting-IP` a client sends, it is counted by its
+    // connection (loopback), so 30 made-up addresses share `secure`'s 30 an hour.
+    let stack = Stack::start_as_dev(replies()).await;
+    for i in 0..30 {
+        let ip = format!("198.51.100.{}", i + 1);
+        let response = session(
+            &stack,
+            reqwest::Method::GET,
+            "secure",
+            "s-0",
+            &[("cf-connecting-ip", &ip)],
+        )
+        .await;
+        assert_eq!(response.status(), 404, "address {ip}");
+    }
+    let spoofed = session(
+        &stack,
+        reqwest::Method::GET,
+        "secure",
+        "s-0",
+        &[("cf-connecting-ip", "198.51.100.99")],
+    )
+    .await;
+    assert_eq!(spoofed.status(), 429, "a made-up address is a new bucket");
+    let none = session(&stack, reqwest::Method::GET, "secure", "s-0", &[]).await;
+    assert_eq!(none.status(), 429, "no header: the connection's address");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_an_address_is_not_counted_in_a_shared_bucket() {
+    // Behind the edge (the tests set the header as it would), a request that has none is
+    // refused by a `per: ip` limit instead of sharing one bucket with every other such request.
+    let stack = Stack::start(replies()).await;
+    for _ in 0..2 {
+        let response = post(&stack, "secure", json!({"message": "hi"}), &[]).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(code(response).await, "client_address_required");
+    }
+    let bad = &[("cf-connecting-ip", "unknown")];
+    let response = post(&stack, "secure", json!({"message": "hi"}), bad).await;
+    assert_eq!(code(response).await, "client_address_required");
+    assert!(stack.model_requests().is_empty());
+    // Agents without a per-address limit do not need one.
+    let plain = post(
+        &stack,
+        "plain",
+        json!({"message": "hi", "session_id": "p"}),
+        &[],
+    )
+    .await;
+    assert_eq!(plain.status(), 200);
+}
+
+/// The tables of each Durable Object's SQLite file under the stack's state directory, read
+/// (read-only) by Python's `sqlite3`.
+fn object_tables(stack: &Stack) -> Vec<Vec<String>> {
+    let mut files = Vec::new();
+    let root = stack.state_dir().join("do");
+    for dir in std::fs::read_dir(&root)
+        .expect("the state directory")
+        .flatten()
+    {
+        for file in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = file.path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".sqlite") && name != "metadata.sqlite" {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let script = r#"
+import sqlite3, sys
+for f in sys.argv[1:]:
+    c = sqlite3.connect("file:" + f + "?mode=ro", uri=True)
+    rows = c.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    print(",".join(n for (n,) in rows if not n.startswith("_cf_") and n != "sqlite_sequence"))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(&files)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            line.split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+async fn stateless(stack: &Stack, ip: &str) -> reqwest::StatusCode {
+    let body = json!({ "model": "idle", "messages": [{ "role": "user", "content": "hi" }] });
+    let response = stack
+        .client
+        .post(format!("{}/v1/chat/completions", stack.base))
+        .header("cf-connecting-ip", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_callers_limiter_is_deleted_after_its_window() {
+    // `idle` allows 2 requests per 2 s per address. Stateless requests create no session, so the
+    // only Durable Object is the caller's limiter, in real SQLite storage on disk.
+    let stack = Stack::start(replies()).await;
+    let ip = "203.0.113.77";
+    assert_eq!(stateless(&stack, ip).await, 200);
+    assert_eq!(stateless(&stack, ip).await, 200);
+    assert_eq!(stateless(&stack, ip).await, 429);
+    let tables = object_tables(&stack);
+    assert_eq!(tables.len(), 1, "one limiter object: {tables:?}");
+    assert!(tables[0].contains(&"hits".to_owned()), "{tables:?}");
+    // Once a window has passed without a request, its alarm deletes everything it stored.
+    let started = std::time::Instant::now();
+    let tables = loop {
+        let tables = object_tables(&stack);
+        if tables.iter().all(Vec::is_empty) || started.elapsed().as_secs() > 30 {
+            break tables;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(tables.iter().all(Vec::is_empty), "still stored: {tables:?}");
+    println!(
+        "limiter storage deleted {:.1} s after the last request (window 2 s)",
+        started.elapsed().as_secs_f64()
+    );
+    // The caller, back, is counted afresh.
+    assert_eq!(stateless(&stack, ip).await, 200);
+    assert!(object_tables(&stack)[0].contains(&"hits".to_owned()));
 }

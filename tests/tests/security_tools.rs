@@ -2,7 +2,8 @@
 //! is enforced, undeclared properties are refused, an argument cannot leave its URL segment, at
 //! most `max_tool_calls` calls run per step, tool results reach the model marked as untrusted
 //! and (with `stream_tool_results: false`) never reach the client, a JSON body is sent as JSON,
-//! and an upstream's error body stays out of the logs.
+//! an upstream's error body stays out of the logs, and a timed-out call is aborted and not sent
+//! again.
 
 use agentc_tests::{names, Event, Stack};
 use serde_json::{json, Value};
@@ -178,4 +179,81 @@ async fn tool_results_are_marked_untrusted_and_not_streamed() {
     let log = stack.worker_log().join("\n");
     assert!(log.contains("whoami"), "the failure is logged: {log}");
     assert!(!log.contains("sk-TEST-4f9a1c"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_out_calls_are_aborted_and_not_retried() {
+    // Three POSTs to an upstream slower than their 500 ms timeout, with `max_tool_calls: 2`.
+    let orders: Vec<(&str, Value)> = ["a", "b", "c"]
+        .iter()
+        .map(|item| ("place_order", json!({ "item": item })))
+        .collect();
+    let (stack, events) = secure_turn(json!({ "replies": [
+        calls(&orders),
+        { "text": "They may have been placed." },
+    ]}))
+    .await;
+    assert_eq!(names(&events).last(), Some(&"done"));
+    // Two ran, at once; the Worker closed both connections when they timed out (the upstream
+    // would have answered after 20 s).
+    let started = std::time::Instant::now();
+    let slow = loop {
+        let slow = stack.fixture.slow();
+        if slow.aborted == slow.started || started.elapsed().as_secs() > 15 {
+            break slow;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (slow.started, slow.peak, slow.aborted),
+        (2, 2, 2),
+        "{slow:?}"
+    );
+    // Each POST left the Worker once: the loop does not send it again, and the model is told it
+    // may have taken effect.
+    let sent = stack.fixture.received();
+    let posts: Vec<&str> = sent.iter().map(|o| o.body.as_str()).collect();
+    assert_eq!(posts, [r#"{"item":"a"}"#, r#"{"item":"b"}"#], "{sent:?}");
+    assert_eq!(
+        stack.model_requests().len(),
+        2,
+        "one model call after the tools"
+    );
+    let results = tool_messages(&stack);
+    for result in &results[..2] {
+        assert!(
+            result.contains("timed out after 500 ms")
+                && result.contains("its POST request may have taken effect"),
+            "{result}"
+        );
+    }
+    assert!(
+        results[2].contains("at most 2 tool calls"),
+        "{}",
+        results[2]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_runs_at_most_four_calls_a_step_by_default() {
+    let cities = ["Oslo", "Rome", "Paris", "Lima", "Kyiv", "Pune"];
+    let step: Vec<(&str, Value)> = cities
+        .iter()
+        .map(|city| ("get_weather", json!({ "location": city })))
+        .collect();
+    let stack = Stack::start(json!({ "replies": [calls(&step), { "text": "Done." }] })).await;
+    let events = stack.chat_events("weather", "Weather?", "four").await;
+    assert_eq!(names(&events).last(), Some(&"done"));
+    let sent: Vec<String> = stack
+        .fixture
+        .received()
+        .into_iter()
+        .map(|o| o.target)
+        .collect();
+    assert_eq!(sent.len(), 4, "`max_tool_calls` defaults to 4: {sent:?}");
+    let ok: Vec<bool> = data(&events, "tool_result")
+        .iter()
+        .map(|r| r["ok"].as_bool().unwrap())
+        .collect();
+    assert_eq!(ok, [true, true, true, true, false, false]);
 }

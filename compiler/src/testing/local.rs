@@ -10,7 +10,7 @@ use super::client::Client;
 use super::outcome::{Outcome, Request};
 use super::run::Target;
 use super::Case;
-use crate::dev::WorkerLog;
+use crate::dev::{ClientAddress, WorkerLog};
 use crate::devserver::{DevOptions, DevServer, Model, Outbound};
 use crate::ir;
 use std::io::Write;
@@ -122,6 +122,7 @@ impl Local {
             outbound: Outbound::Service(self.outbound),
             secrets: self.opts.secrets.clone(),
             log: WorkerLog::File(dir.join("workerd.log")),
+            client_address: ClientAddress::Connection,
         };
         if let Err(err) = std::fs::create_dir_all(&dir) {
             return Err(format!("{}: {err}", dir.display()));

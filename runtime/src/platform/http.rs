@@ -5,17 +5,19 @@
 //! (413, counted while it is read), the body itself (400), the message's length (413), then the
 //! caller's rate limit (429). A request refused at any step is not counted by the rate limit of
 //! a later one, and no model is called for it. Reading or deleting a session is authenticated
-//! and rate-limited the same way. Every session is addressed through its owner (see
+//! and rate-limited the same way. The OpenAI endpoint checks the key first too on an agent's
+//! own path; on the shared path the agent is named in the body, of which at most what the
+//! caller may send an agent it reaches is read before the key is checked (see
+//! [`crate::openai::pre_auth_cap`]). Every session is addressed through its owner (see
 //! [`crate::ownership`]): another caller's session answers 404. Every response of an agent with
 //! a CORS policy carries its CORS headers, errors included.
 
+use super::completions;
 use super::limiter;
-use super::respond::{self, Format};
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError, Route};
 use crate::auth::{self, Digest32};
 use crate::cors;
-use crate::history;
 use crate::limits;
 use crate::openai;
 use crate::ownership::{self, Owner, Resolved};
@@ -29,7 +31,7 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response};
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
 
 /// Headers to add to the response, gathered while a request is admitted.
-type Extra = Vec<(&'static str, String)>;
+pub(super) type Extra = Vec<(&'static str, String)>;
 
 /// Answers one public request. Every failure becomes a JSON error with its status.
 pub async fn handle(
@@ -151,21 +153,22 @@ async fn route(
             )
             .await
         }
+        Route::AgentCompletions { agent } => {
+            // The path names the agent: its key is checked before the body is read.
+            let agent = find(agents, agent)?;
+            *known = Some(agent);
+            let key = authenticate(env, agent, req.headers())?;
+            let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
+            let ask = openai::parse(&body)?;
+            openai::check_model(agent, &ask)?;
+            completions::answer(req, env, agent, key, body, ask, extra).await
+        }
         Route::ChatCompletions => {
-            // The agent is named in the body; when every agent needs a key, a request without
-            // a valid one is refused before its body is read.
-            if agents.iter().all(|a| a.policy.auth.is_some())
-                && !agents
-                    .iter()
-                    .any(|a| authenticate(env, a, req.headers()).is_ok())
-            {
-                return Err(auth::unauthorized());
-            }
-            let cap = agents
-                .iter()
-                .map(|a| a.policy.limits.max_body_bytes)
-                .max()
-                .unwrap_or(crate::policy::Limits::DEFAULT.max_body_bytes);
+            // The agent is named in the body: before the key can be checked against it, at
+            // most what an agent the caller reaches accepts is read (nothing, when it reaches
+            // none; see `openai::pre_auth_cap`).
+            let cap =
+                openai::pre_auth_cap(agents, |a| authenticate(env, a, req.headers()).is_ok())?;
             let body = read_body(req, cap).await?;
             let ask = openai::parse(&body)?;
             let agent = agent::find(agents, &ask.agent).ok_or_else(|| {
@@ -178,68 +181,7 @@ async fn route(
             *known = Some(agent);
             let key = authenticate(env, agent, req.headers())?;
             limits::check_body(&body, &agent.policy.limits)?;
-            limits::check_message(&ask.message, &agent.policy.limits)?;
-            let rule = routing::choose(agent, &ask.message, &lookup(req.headers()));
-            let session = header(req.headers(), openai::SESSION_HEADER);
-            if let Some(session_id) = &session {
-                api::validate_session_id(session_id)?;
-            }
-            let reserve = estimate(agent, &ask.message);
-            let owner = Owner::of(&agent.policy, key.as_ref());
-            let counted = session
-                .as_deref()
-                .map(|id| ownership::scoped_id(&owner, id));
-            let headers = req.headers();
-            let limiter =
-                rate_limit(env, agent, key, headers, counted.as_deref(), reserve, extra).await?;
-            match session {
-                // A named session keeps its history in its Durable Object.
-                Some(session_id) => {
-                    let (owner, session) = session_of(agent, key.as_ref(), Some(session_id))?;
-                    let session_id = &session.session_id;
-                    extra.push((ownership::SESSION_HEADER, session_id.clone()));
-                    let url = session_url(
-                        "completions",
-                        agent,
-                        &session,
-                        &owner,
-                        rule,
-                        limiter.as_deref(),
-                    );
-                    forward(
-                        env,
-                        agent,
-                        &owner,
-                        session_id,
-                        Method::Post,
-                        &url,
-                        Some(body),
-                    )
-                    .await
-                }
-                // Without one, the request carries its history and nothing is stored.
-                None => {
-                    limits::check_history(&ask.history, &agent.policy.limits)?;
-                    let window = history::window(&ask.history, agent.history_window as usize);
-                    let budget = agent.policy.history.max_tokens;
-                    let history = history::fit_tokens(window, budget).to_vec();
-                    let completion = respond::new_completion(agent.name);
-                    let format = if ask.stream {
-                        Format::CompletionChunks(completion)
-                    } else {
-                        Format::Completion(completion)
-                    };
-                    let request = respond::Request {
-                        agent,
-                        session_id: None,
-                        history,
-                        message: ask.message,
-                        route: rule,
-                        limiter,
-                    };
-                    respond::respond(env.clone(), request, format, None).await
-                }
-            }
+            completions::answer(req, env, agent, key, body, ask, extra).await
         }
         Route::GetSession { agent, session_id } => {
             let agent = find(agents, agent)?;
@@ -336,7 +278,7 @@ async fn session_request(
 
 /// The tokens a turn of `message` reserves of a token budget (see
 /// [`ratelimit::reservation`]).
-fn estimate(agent: &AgentSpec, message: &str) -> u64 {
+pub(super) fn estimate(agent: &AgentSpec, message: &str) -> u64 {
     let history = agent.policy.history.max_tokens;
     ratelimit::reservation(
         agent.max_steps,
@@ -349,7 +291,7 @@ fn estimate(agent: &AgentSpec, message: &str) -> u64 {
 
 /// The owner a message acts for and the session it goes to: the one it names, or a new one
 /// with a Worker-issued id.
-fn session_of(
+pub(super) fn session_of(
     agent: &AgentSpec,
     key: Option<&Digest32>,
     given: Option<String>,
@@ -381,7 +323,7 @@ fn random_bytes() -> Result<[u8; 16], ApiError> {
 
 /// The URL of a turn in a session object, with what the Worker decided for it: the session and
 /// its owner (and whether the turn may create it), the routing rule and the rate limiter.
-fn session_url(
+pub(super) fn session_url(
     operation: &str,
     agent: &AgentSpec,
     session: &Resolved,
@@ -438,7 +380,7 @@ fn authenticate(
 /// Counts the request against the caller's rate limit, reserving `reserve` tokens of a token
 /// budget; returns the limiter object's name with the reservation (it hears the turn's token
 /// usage) and adds the `x-ratelimit-*` headers. Over the limit: 429 with `Retry-After`.
-async fn rate_limit(
+pub(super) async fn rate_limit(
     env: &Env,
     agent: &AgentSpec,
     key: Option<Digest32>,
@@ -450,20 +392,16 @@ async fn rate_limit(
     let Some(policy) = agent.policy.rate_limit() else {
         return Ok(None);
     };
-    let ip = || {
-        let bucket = ratelimit::client_bucket(header(headers, CLIENT_IP_HEADER).as_deref());
-        let bucket = bucket.unwrap_or_else(|| {
-            warn_no_address();
-            ratelimit::NO_ADDRESS.to_owned()
-        });
-        (RateKey::Ip, bucket)
-    };
     // A per-key limit without a key (no auth) and a per-session limit of a stateless request
-    // count the client's address instead.
+    // count the client's address instead; a request without one is refused (see
+    // `ratelimit::client_bucket`).
     let (per, caller) = match (policy.per, key, session) {
         (RateKey::ApiKey, Some(digest), _) => (RateKey::ApiKey, auth::key_id(&digest)),
         (RateKey::Session, _, Some(session)) => (RateKey::Session, session.to_owned()),
-        _ => ip(),
+        _ => (
+            RateKey::Ip,
+            ratelimit::client_bucket(header(headers, CLIENT_IP_HEADER).as_deref())?,
+        ),
     };
     let name = ratelimit::object_name(agent.name, per.as_str(), &caller);
     let verdict = limiter::hit(env, &name, &policy, reserve).await?;
@@ -496,20 +434,6 @@ async fn rate_limit(
     })
 }
 
-/// Says once per isolate that a per-address limit met a request without `CF-Connecting-IP`:
-/// the Worker is not behind Cloudflare, where clients can set that header themselves.
-fn warn_no_address() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    if !WARNED.swap(true, Ordering::Relaxed) {
-        worker::console_warn!(
-            "agentc: a request without a valid {CLIENT_IP_HEADER} header; per-ip rate limits count \
-             all such requests together. Off Cloudflare (wrangler dev, self-hosted workerd) \
-             clients can set this header themselves, so per-ip limits there are advisory."
-        );
-    }
-}
-
 /// The secret whose value keys the session hashes of log lines (stable across isolates).
 pub const LOG_KEY_SECRET: &str = "AGENTC_LOG_KEY";
 
@@ -536,12 +460,12 @@ pub(crate) fn ensure_log_key(env: &Env) {
 }
 
 /// A request header's value.
-fn header(headers: &Headers, name: &str) -> Option<String> {
+pub(super) fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 
 /// Looks request headers up by lowercase name, for routing rules.
-fn lookup(headers: &Headers) -> impl Fn(&str) -> Option<String> + '_ {
+pub(super) fn lookup(headers: &Headers) -> impl Fn(&str) -> Option<String> + '_ {
     move |name| header(headers, name)
 }
 
@@ -573,7 +497,7 @@ fn find(agents: &'static [AgentSpec], name: &str) -> Result<&'static AgentSpec, 
 
 /// Sends a request to the Durable Object of one session of one agent, named by its owner (see
 /// [`ownership::object_name`]).
-async fn forward(
+pub(super) async fn forward(
     env: &Env,
     agent: &AgentSpec,
     owner: &Owner,

@@ -567,8 +567,8 @@ fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
 
 fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     let now = worker::Date::now().as_millis() as i64;
-    for rows in messages.chunks(100) {
-        let mut values = Vec::with_capacity(rows.len() * 6);
+    for rows in messages.chunks(history::ROWS_PER_INSERT) {
+        let mut values = Vec::with_capacity(rows.len() * history::STORED_VALUES);
         for message in rows {
             let tool_calls = (!message.tool_calls.is_empty())
                 .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
