@@ -166,6 +166,14 @@ impl DevServer {
                 Some(addr)
             }
         };
+        if opts.client_address == ClientAddress::Connection && !opts.listen.ip().is_loopback() {
+            eprintln!(
+                "agentc dev: on {}, workerd cannot tell clients' addresses apart, so agents with a \
+                 `per: ip` rate limit refuse requests (400 client_address_required); on a loopback \
+                 address they all count as this machine",
+                opts.listen
+            );
+        }
         let cache = crate::devcache::start().map_err(|err| start_error("the local cache", err))?;
         let cfg = RuntimeConfig {
             worker_dir,

@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions` end to end, driven by the official `openai` Python package
-//! (installed by scripts/setup), unchanged: only its base URL points at the local Worker.
+//! (installed by scripts/setup), unchanged: only its base URL points at the local Worker (the
+//! shared `/v1`, or one agent's `/agents/{agent}/v1`).
 
 use agentc_tests::{messages, Stack};
 use serde_json::{json, Value};
@@ -22,9 +23,14 @@ fn python() -> PathBuf {
 /// Runs a Python snippet with `client` bound to an OpenAI client for the stack; the snippet
 /// prints one JSON value, which is returned.
 async fn run_client(stack: &Stack, snippet: &str) -> Value {
+    run_client_at(stack, "/v1", "unused", snippet).await
+}
+
+/// [`run_client`] with the client's base URL at `path` of the stack and its API key `key`.
+async fn run_client_at(stack: &Stack, path: &str, key: &str, snippet: &str) -> Value {
     let program = format!(
-        "import json, openai\nclient = openai.OpenAI(base_url={base:?}, api_key='unused', max_retries=0)\n{snippet}\n",
-        base = format!("{}/v1", stack.base),
+        "import json, openai\nclient = openai.OpenAI(base_url={base:?}, api_key={key:?}, max_retries=0)\n{snippet}\n",
+        base = format!("{}{path}", stack.base),
     );
     let output = tokio::process::Command::new(python())
         .arg("-c")
@@ -153,4 +159,21 @@ print(json.dumps(out))"#,
         result,
         json!([[404, "model_not_found"], [502, "model_error"]])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_own_base_url_takes_its_api_key() {
+    let stack = Stack::start(json!({ "replies": [{ "text": "Hello, key holder." }] })).await;
+    let snippet = r#"out = []
+for key in ["agc_not_a_key", None]:
+    c = client if key is None else client.with_options(api_key=key)
+    try:
+        r = c.chat.completions.create(model="guarded", messages=[{"role": "user", "content": "hi"}])
+        out.append(r.choices[0].message.content)
+    except openai.APIStatusError as e:
+        out.append(e.status_code)
+print(json.dumps(out))"#;
+    let key = agentc_tests::TEST_API_KEYS[0];
+    let result = run_client_at(&stack, "/agents/guarded/v1", key, snippet).await;
+    assert_eq!(result, json!([401, "Hello, key holder."]));
 }
