@@ -532,9 +532,11 @@ fn storage_error(err: worker::Error) -> ApiError {
 }
 
 /// Appends a turn's messages, then deletes the oldest beyond the session's `keep`. The
-/// statements run with no `await` between them, so the Durable Object commits them together;
-/// should one fail, the rows this turn inserted are deleted again before returning, so a turn
-/// is stored whole or not at all.
+/// statements run with no `await` between them, so the Durable Object commits them together,
+/// the successful ones included when a later one fails (a row over the platform's 2 MB, such as
+/// a tool call with megabytes of arguments, in a long turn's second INSERT): so the rows this
+/// turn inserted are deleted again before returning, and a turn is stored whole or not at all
+/// (`security_sessions.rs` shows it on workerd).
 fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
     #[derive(Deserialize)]
     struct Last {
