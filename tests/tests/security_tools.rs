@@ -212,7 +212,8 @@ async fn timed_out_calls_are_aborted_and_not_retried() {
     // Each POST left the Worker once: the loop does not send it again, and the model is told it
     // may have taken effect.
     let sent = stack.fixture.received();
-    let posts: Vec<&str> = sent.iter().map(|o| o.body.as_str()).collect();
+    let mut posts: Vec<&str> = sent.iter().map(|o| o.body.as_str()).collect();
+    posts.sort();
     assert_eq!(posts, [r#"{"item":"a"}"#, r#"{"item":"b"}"#], "{sent:?}");
     assert_eq!(
         stack.model_requests().len(),

@@ -232,29 +232,46 @@ impl SessionObject {
     /// alarm with every request; sessions never set one): its counts have all aged out, so its
     /// storage is deleted and an idle caller costs nothing.
     pub async fn alarm(&self) -> worker::Result<Response> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let held: Vec<Count> = self
-            .sql
-            .exec(
-                "SELECT (SELECT COUNT(*) FROM session) + (SELECT COUNT(*) FROM transcript) AS n",
-                None,
-            )?
-            .to_array()?;
         let now = worker::Date::now().as_millis() as i64;
         if let Some(at) = limiter::expiry(&self.sql).filter(|at| *at > now) {
             self.storage.set_alarm(at - now + 1000).await?;
             return Response::empty();
         }
         // Defensive: an object that holds a session is never wiped.
-        if held.first().is_some_and(|c| c.n == 0) {
+        if !self.holds_session()? {
             *self.limiter.borrow_mut() = None;
             self.alarm_set.set(false);
             self.storage.delete_all().await?;
         }
         Response::empty()
+    }
+
+    /// Whether this object holds a session: an owner or messages. The tables need not exist: a
+    /// limiter wiped by its alarm creates only its own tables again when its caller comes back.
+    fn holds_session(&self) -> worker::Result<bool> {
+        #[derive(Deserialize)]
+        struct Table {
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let tables: Vec<Table> = self
+            .sql
+            .exec(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('session', 'transcript')",
+                None,
+            )?
+            .to_array()?;
+        for table in tables {
+            let count = format!("SELECT COUNT(*) AS n FROM {}", table.name);
+            let rows: Vec<Count> = self.sql.exec(&count, None)?.to_array()?;
+            if rows.first().is_some_and(|c| c.n > 0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Runs one turn of this session: reads the window, then answers in `format`, storing the
