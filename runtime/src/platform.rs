@@ -17,6 +17,7 @@ mod mcp;
 mod page;
 mod respond;
 mod session;
+mod transcript;
 
 pub use http::handle;
 #[cfg(feature = "page")]

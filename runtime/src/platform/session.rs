@@ -13,10 +13,11 @@ use super::approvals;
 use super::http::error_response;
 use super::limiter::{self, Limiter};
 use super::respond::{self, Format};
+use super::transcript;
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
 use crate::approval;
-use crate::history::{self, Message, Role, ToolCall};
+use crate::history::{self, Message, Role};
 use crate::openai;
 use crate::ownership::{self, Admission};
 use crate::recent::Recent;
@@ -29,18 +30,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS transcript (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    tool_calls TEXT,
-    tool_call_id TEXT,
-    name TEXT,
-    created_at INTEGER NOT NULL
-)";
-
 /// The session's owner: one row, written when the session is created. `keep` is the agent's
-/// `history.keep`, read by [`store`] to prune old messages in the turn's own transaction.
+/// `history.keep`, read by [`transcript::store`] to prune old messages in the turn's own transaction.
 const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     owner TEXT NOT NULL,
@@ -78,20 +69,11 @@ struct Admitted {
     limiter: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct StoredMessage {
-    role: String,
-    content: String,
-    tool_calls: Option<String>,
-    tool_call_id: Option<String>,
-    name: Option<String>,
-}
-
 impl SessionObject {
     pub fn new(state: State, env: Env, agents: &'static [AgentSpec]) -> Self {
         let storage = state.storage();
         let sql = storage.sql();
-        for schema in [SCHEMA, OWNER_SCHEMA] {
+        for schema in [transcript::SCHEMA, OWNER_SCHEMA] {
             if let Err(err) = sql.exec(schema, None) {
                 worker::console_error!("agentc: could not create the session's tables: {err}");
             }
@@ -346,7 +328,7 @@ impl SessionObject {
             limiter: admitted.limiter,
         };
         let storage = respond::Storage {
-            store,
+            store: transcript::store,
             sql: self.sql.clone(),
             recent: self.recent.clone(),
             guard,
@@ -384,7 +366,7 @@ impl SessionObject {
             limiter: None,
         };
         let storage = respond::Storage {
-            store,
+            store: transcript::store,
             sql: self.sql.clone(),
             recent: self.recent.clone(),
             guard,
@@ -409,7 +391,7 @@ impl SessionObject {
         if let Some(messages) = self.recent.borrow().get() {
             return Ok(messages.to_vec());
         }
-        let rows: Vec<StoredMessage> = self
+        let rows: Vec<transcript::StoredMessage> = self
             .sql
             .exec(
                 "SELECT * FROM (SELECT * FROM transcript ORDER BY seq DESC LIMIT ?) ORDER BY seq",
@@ -417,7 +399,7 @@ impl SessionObject {
             )
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let messages = to_messages(rows);
+        let messages = transcript::to_messages(rows);
         self.recent
             .borrow_mut()
             .fill(messages.clone(), window as usize);
@@ -484,12 +466,12 @@ impl SessionObject {
         if self.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
-        let rows: Vec<StoredMessage> = self
+        let rows: Vec<transcript::StoredMessage> = self
             .sql
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
-        let mut messages = to_messages(rows);
+        let mut messages = transcript::to_messages(rows);
         if hide_tools {
             for message in messages.iter_mut().filter(|m| m.role == Role::Tool) {
                 message.content.clear();
@@ -525,90 +507,8 @@ impl SessionObject {
     }
 }
 
-fn to_messages(rows: Vec<StoredMessage>) -> Vec<Message> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let tool_calls: Vec<ToolCall> = row
-                .tool_calls
-                .and_then(|json| serde_json::from_str(&json).ok())
-                .unwrap_or_default();
-            Some(Message {
-                tool_calls,
-                tool_call_id: row.tool_call_id,
-                name: row.name,
-                ..Message::new(Role::parse(&row.role)?, row.content)
-            })
-        })
-        .collect()
-}
-
 /// The platform's error goes to the log; the client hears only what failed.
 fn storage_error(err: worker::Error) -> ApiError {
     worker::console_error!("agentc: session storage failed: {err}");
     ApiError::internal("session storage failed")
-}
-
-/// Appends a turn's messages, then deletes the oldest beyond the session's `keep`. The
-/// statements run with no `await` between them, so the Durable Object commits them together,
-/// the successful ones included when a later one fails (a row over the platform's 2 MB, such as
-/// a tool call with megabytes of arguments, in a long turn's second INSERT): so the rows this
-/// turn inserted are deleted again before returning, and a turn is stored whole or not at all
-/// (`security_sessions.rs` shows it on workerd).
-fn store(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
-    #[derive(Deserialize)]
-    struct Last {
-        seq: Option<i64>,
-    }
-    let last: Vec<Last> = sql
-        .exec("SELECT MAX(seq) AS seq FROM transcript", None)
-        .and_then(|cursor| cursor.to_array())
-        .map_err(storage_error)?;
-    let before = last.first().and_then(|l| l.seq).unwrap_or(0);
-    let result = insert(sql, messages).and_then(|()| {
-        sql.exec(
-            "DELETE FROM transcript WHERE seq <= (SELECT MAX(seq) FROM transcript) - COALESCE((SELECT keep FROM session), 1000000)",
-            None,
-        )
-        .map(|_| ())
-        .map_err(storage_error)
-    });
-    if result.is_err() {
-        let undo = sql.exec(
-            "DELETE FROM transcript WHERE seq > ?",
-            vec![SqlStorageValue::from(before)],
-        );
-        if let Err(err) = undo {
-            worker::console_error!("agentc: undoing a half-stored turn failed: {err}");
-        }
-    }
-    result
-}
-
-fn insert(sql: &SqlStorage, messages: &[Message]) -> Result<(), ApiError> {
-    let now = worker::Date::now().as_millis() as i64;
-    for rows in messages.chunks(history::ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(rows.len() * history::STORED_VALUES);
-        for message in rows {
-            let tool_calls = (!message.tool_calls.is_empty())
-                .then(|| serde_json::to_string(&message.tool_calls).expect("tool calls serialize"));
-            values.extend([
-                SqlStorageValue::from(message.role.as_str()),
-                SqlStorageValue::from(history::cut(&message.content, history::MAX_STORED_CONTENT)),
-                SqlStorageValue::from(tool_calls),
-                SqlStorageValue::from(message.tool_call_id.clone()),
-                SqlStorageValue::from(message.name.clone()),
-                SqlStorageValue::from(now),
-            ]);
-        }
-        let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
-        sql.exec(
-            &format!(
-                "INSERT INTO transcript (role, content, tool_calls, tool_call_id, name, created_at) VALUES {placeholders}"
-            ),
-            values,
-        )
-        .map_err(storage_error)?;
-    }
-    // A paused turn that has now completed waits no more.
-    approvals::clear(sql)
 }
