@@ -15,6 +15,7 @@
 //! one conversation (same system prompt and tools, one more message each
 //! time) only pay for their new tokens.
 
+mod decide;
 mod logs;
 pub mod params;
 pub mod template;

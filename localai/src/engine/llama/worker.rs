@@ -14,6 +14,7 @@ use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
+use super::decide::{call_start_tokens, decide, Decision};
 use super::params::Params;
 use super::text::{StopFilter, Utf8Stream};
 use super::toolcalls::ToolCallFilter;
@@ -55,6 +56,8 @@ struct WorkerState {
     /// Biases that forbid a first token starting a tool call, made the
     /// first time they are needed.
     text_start: Option<Vec<LlamaLogitBias>>,
+    /// The tokens a written tool call can start with, made the first time they are needed.
+    call_start: Option<Vec<LlamaToken>>,
 }
 
 /// Runs jobs until the engine is dropped. Reports on `ready` once the
@@ -89,6 +92,7 @@ pub(super) fn worker(
         batch: LlamaBatch::new(BATCH as usize, 1),
         cached: Vec::new(),
         text_start: None,
+        call_start: None,
     };
     // One decode touches every weight, so the first request does not pay
     // for paging the model in.
@@ -343,6 +347,25 @@ fn generate(
                 let token = first.sample(ctx, last);
                 sampler.accept(token);
                 token
+            }
+            None if probe && generated == 0 && params.greedy() => {
+                let starts = state
+                    .call_start
+                    .get_or_insert_with(|| call_start_tokens(shared));
+                match decide(ctx.get_logits_ith(last), starts) {
+                    Decision::Call { token, call, word } => {
+                        let mut start = Vec::new();
+                        vocab.token_to_piece_into(token, &mut start, true, None);
+                        eprintln!(
+                            "localai: the starts of a tool call together ({call:.2}) are \
+                             likelier than any word ({word:.2}): starting with {:?}",
+                            String::from_utf8_lossy(&start)
+                        );
+                        sampler.accept(token);
+                        token
+                    }
+                    Decision::Sample => sampler.sample(ctx, last),
+                }
             }
             None => sampler.sample(ctx, last),
         };
