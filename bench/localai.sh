@@ -75,8 +75,11 @@ def stream(messages, max_tokens):
         buffer += chunk
         while b"\n\n" in buffer:
             event, buffer = buffer.split(b"\n\n", 1)
-            data = event[len(b"data: "):]
-            if data == b"[DONE]":
+            # SSE: `data:` lines carry the event; lines starting with `:` are comments (localai
+            # sends `: keep-alive` while a long prompt is read).
+            data = b"\n".join(line[len(b"data:"):].lstrip(b" ") for line in event.split(b"\n")
+                              if line.startswith(b"data:"))
+            if not data or data == b"[DONE]":
                 continue
             payload = json.loads(data)
             if payload.get("response"):
