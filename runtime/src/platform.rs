@@ -4,10 +4,13 @@
 
 mod ai;
 mod analytics;
+#[cfg(feature = "approvals")]
 mod approvals;
 mod backend;
 mod cache;
+#[cfg(feature = "http-tools")]
 mod fetch_tool;
+mod frames;
 mod http;
 mod limiter;
 #[cfg(feature = "mcp")]
@@ -16,6 +19,7 @@ mod mcp;
 mod page;
 mod respond;
 mod session;
+mod transcript;
 
 pub use http::handle;
 #[cfg(feature = "page")]
