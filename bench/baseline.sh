@@ -17,7 +17,9 @@
 # (default: size tutorial everything cold). `profile` prints V8's CPU profile of the tutorial
 # Worker inside workerd (bench/profile.mjs): where each turn's time goes, by function.
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
-# target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy).
+# target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy),
+# AGENTC_BIN (an agentc binary to build the projects with, e.g. one of another commit, for a
+# before/after; default: this checkout's, built here).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/scripts/env.sh"
@@ -31,9 +33,13 @@ targets=("$@")
 mkdir -p "$work"
 
 # agentc's own speed is not measured here: a debug build will do.
-cargo build --quiet -p agentc --manifest-path "$root/Cargo.toml"
-# A copy: another checkout building into the same target directory must not swap it mid-run.
-cp "$CARGO_TARGET_DIR/debug/agentc" "$work/agentc"
+if [ -n "${AGENTC_BIN:-}" ]; then
+    cp "$AGENTC_BIN" "$work/agentc"
+else
+    cargo build --quiet -p agentc --manifest-path "$root/Cargo.toml"
+    # A copy: another checkout building into the same target directory must not swap it mid-run.
+    cp "$CARGO_TARGET_DIR/debug/agentc" "$work/agentc"
+fi
 agentc="$work/agentc"
 
 # project NAME SOURCE_DIR...: a fresh project in $work/NAME from the agents/ (and tools/) of the
@@ -44,7 +50,8 @@ project() {
     mkdir -p "$dir/agents"
     rm -f "$dir"/agents/*.yaml
     for src in "$@"; do
-        cp "$src"/agents/*.yaml "$dir/agents/"
+        # Agent files only: `*.test.yaml` are agentc test's.
+        find "$src/agents" -maxdepth 1 -name '*.yaml' ! -name '*.test.yaml' -exec cp {} "$dir/agents/" \;
         # cp -a keeps the tools' times, so an unchanged project is not rebuilt.
         if [ -d "$src/tools" ]; then rm -rf "$dir/tools" && cp -a "$src/tools" "$dir/tools"; fi
     done

@@ -39,6 +39,9 @@ pub struct Agent {
     /// Whether the chat page at `/` of the deployed Worker lists the agent (under `agentc dev`
     /// the page lists every agent).
     pub page: bool,
+    /// Whether the chat endpoint also speaks the AI SDK's UI message stream (`ai_sdk: true`;
+    /// every agent under `agentc dev`).
+    pub ai_sdk: bool,
     /// The most tool calls run in one step.
     pub max_tool_calls: u32,
     /// Whether `tool_result` events carry results to the client.

@@ -28,7 +28,8 @@ pub struct Input {
     pub root: PathBuf,
     /// Stripped from the paths shown in diagnostics.
     pub display_root: PathBuf,
-    /// List every agent in the chat page at `/`, whatever its `page` says (`agentc dev`).
+    /// List every agent in the chat page at `/`, whatever its `page` says, and let every agent
+    /// speak the AI SDK's protocol, whatever its `ai_sdk` says (`agentc dev`).
     pub page_for_every_agent: bool,
 }
 
@@ -77,10 +78,10 @@ pub fn run(input: &Input, layout: Option<&Layout>) -> Result<Output, Box<Diagnos
     }
     if input.page_for_every_agent {
         if let Some(project) = &mut checked.project {
-            project
-                .agents
-                .iter_mut()
-                .for_each(|agent| agent.page = true);
+            project.agents.iter_mut().for_each(|agent| {
+                agent.page = true;
+                agent.ai_sdk = true;
+            });
         }
     }
     let generated = match (&checked.project, layout) {

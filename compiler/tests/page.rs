@@ -1,5 +1,6 @@
 //! The chat page in generated Workers: compiled in (the runtime's `page` feature, a `PAGE`
-//! listing) only when an agent says `page: true`, or for every agent under `agentc dev`.
+//! listing) only when an agent says `page: true`, or for every agent under `agentc dev`; the
+//! same for the AI SDK's protocol (`ui-stream`, `ai_sdk: true`).
 
 use agentc::build::{self, BuildOptions};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,8 @@ fn without_a_listed_agent_the_worker_has_no_page() {
     let (manifest, lib) = generate("off", false);
     let features = features(&manifest);
     assert!(!features.contains(&"page"), "{manifest}");
+    assert!(!features.contains(&"ui-stream"), "{manifest}");
+    assert!(!lib.contains("ai_sdk: true"), "{lib}");
     assert!(!lib.contains("PAGE") && !lib.contains("handle_with_page"));
     assert!(lib.contains("::agentc_runtime::platform::handle(req, env, AGENTS).await"));
 }
@@ -54,6 +57,8 @@ fn under_agentc_dev_the_page_lists_every_agent() {
     let (manifest, lib) = generate("dev", true);
     let features = features(&manifest);
     assert!(features.contains(&"page"), "{manifest}");
+    assert!(features.contains(&"ui-stream"), "{manifest}");
+    assert!(!lib.contains("ai_sdk: false"), "{lib}");
     assert!(lib.contains(r#"agents: &["orders", "weather"]"#), "{lib}");
     assert!(lib.contains("handle_with_page(req, env, AGENTS, &PAGE)"));
 }

@@ -10,8 +10,9 @@
 //! the Workers platform: the fetch handler, the per-session and rate-limiter Durable Objects, the
 //! Cache API and the AI binding.
 //!
-//! Browser clients: [`ui_stream`] speaks the AI SDK's UI message stream (what `useChat` reads) on
-//! the chat endpoint, and [`page`] (feature `page`) is the chat page served at `/`.
+//! Browser clients: `ui_stream` (feature `ui-stream`) speaks the AI SDK's UI message stream (what
+//! `useChat` reads) on the chat endpoint, and `page` (feature `page`) is the chat page served at
+//! `/`.
 
 pub mod agent;
 pub mod answer;
@@ -24,6 +25,7 @@ pub mod history;
 pub mod limits;
 pub mod mcp;
 pub mod model;
+pub mod object_url;
 pub mod observe;
 pub mod openai;
 pub mod ownership;
@@ -37,6 +39,7 @@ pub mod sse;
 pub mod step;
 pub mod tools;
 pub mod turn;
+#[cfg(feature = "ui-stream")]
 pub mod ui_stream;
 pub mod written;
 

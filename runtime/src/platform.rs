@@ -4,11 +4,14 @@
 
 mod ai;
 mod analytics;
+#[cfg(feature = "approvals")]
 mod approvals;
 mod backend;
 mod cache;
 mod completions;
+#[cfg(feature = "http-tools")]
 mod fetch_tool;
+mod frames;
 mod http;
 mod limiter;
 #[cfg(feature = "mcp")]

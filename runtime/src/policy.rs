@@ -23,6 +23,9 @@ pub struct Policy {
     pub history: HistoryPolicy,
     /// Bounds on the tools of one turn.
     pub tools: ToolPolicy,
+    /// Whether the chat endpoint also speaks the AI SDK's UI message stream (`ai_sdk: true`;
+    /// compiled in only with the runtime's `ui-stream` feature).
+    pub ai_sdk: bool,
 }
 
 impl Policy {
@@ -38,6 +41,7 @@ impl Policy {
         sessions: SessionPolicy { client_ids: false },
         history: HistoryPolicy::DEFAULT,
         tools: ToolPolicy::DEFAULT,
+        ai_sdk: false,
     };
 }
 

@@ -2,6 +2,10 @@
 //! no storage: the object is the only writer of its storage, so what it stored last is what a
 //! read would return. Filled by the first read, appended to as turns are stored, emptied when
 //! history is forgotten or a store fails (the next turn reads storage again).
+//!
+//! [`Known`] is the rest of what the object knows of its storage (its owner row, the
+//! transcript's newest row and row count), so that a turn runs only the statements whose answer
+//! it does not know: on a warm object, one `INSERT` per turn.
 
 use crate::history::{self, Message};
 
@@ -43,6 +47,47 @@ impl Recent {
     }
 }
 
+/// What a session object knows of its storage besides the messages; `None`: not read yet.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// The session row: `Some(None)` when there is none, else its owner and `keep`.
+    pub session: Option<Option<(String, u32)>>,
+    /// How many messages the transcript holds.
+    pub rows: Option<u64>,
+}
+
+impl Known {
+    /// Whether storing `keep` in the session row would change it.
+    pub fn keep_changes(&self, keep: u32) -> bool {
+        !matches!(&self.session, Some(Some((_, stored))) if *stored == keep)
+    }
+
+    /// The session row's `keep`, when known.
+    pub fn keep(&self) -> Option<u32> {
+        match &self.session {
+            Some(Some((_, keep))) => Some(*keep),
+            _ => None,
+        }
+    }
+
+    /// Whether storing `inserted` more messages may leave more than the session's `keep`, so
+    /// that the oldest are to be deleted (when either is unknown, they may).
+    pub fn overflows(&self, inserted: u64) -> bool {
+        match (self.rows, self.keep()) {
+            (Some(rows), Some(keep)) => rows + inserted > u64::from(keep),
+            _ => true,
+        }
+    }
+
+    /// After `inserted` messages were stored and the oldest beyond `keep` deleted.
+    pub fn stored(&mut self, inserted: u64) {
+        self.rows = match (self.rows, self.keep()) {
+            (Some(rows), Some(keep)) => Some((rows + inserted).min(u64::from(keep))),
+            _ => None,
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +109,23 @@ mod tests {
         assert_eq!(recent.get(), Some(&messages(2..6)[..]));
         recent.clear();
         assert_eq!(recent.get(), None);
+    }
+
+    #[test]
+    fn knows_when_keep_changes_and_when_rows_overflow_it() {
+        let mut known = Known::default();
+        assert!(known.keep_changes(10), "an unread row may hold anything");
+        assert!(known.overflows(1), "unknown rows may overflow");
+        known.session = Some(Some(("public".into(), 10)));
+        assert!(!known.keep_changes(10));
+        assert!(known.keep_changes(20));
+        known.rows = Some(7);
+        assert!(!known.overflows(3));
+        assert!(known.overflows(4));
+        known.stored(4);
+        assert_eq!(known.rows, Some(10), "the oldest beyond keep were deleted");
+        known.session = Some(None);
+        known.stored(2);
+        assert_eq!(known.rows, None, "without a known keep the count is lost");
     }
 }

@@ -50,6 +50,7 @@ pub static AGENT: Shape = Shape {
         "cors",
         "limits",
         "page",
+        "ai_sdk",
         "sessions",
         "mcp",
         "approvals",

@@ -62,6 +62,7 @@ pub(crate) fn agent(root: &Node, source: &Path) -> Option<ir::Agent> {
             max_body_bytes: u32_of(limits, "max_body_bytes").unwrap_or(defaults.max_body_bytes),
         },
         page: root.get("page").and_then(Node::as_bool).unwrap_or(false),
+        ai_sdk: root.get("ai_sdk").and_then(Node::as_bool).unwrap_or(false),
         max_tool_calls: u32_of(Some(root), "max_tool_calls")
             .unwrap_or(super::DEFAULT_MAX_TOOL_CALLS),
         stream_tool_results: root

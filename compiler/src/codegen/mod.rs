@@ -99,7 +99,9 @@ pub fn generate(project: &Project, layout: &Layout) -> Generated {
 /// The runtime features the project's agents use, in a fixed order: `tools` (any tool),
 /// `http-tools`, `calculator`, `clock`, `routing` (rules or fallbacks), `cache`, `rate-limit`,
 /// `auth`, `cors`, `page` (the chat page at `/`, when an agent is listed in it), `mcp` (MCP
-/// servers). A feature no agent uses is left out, and with it its code.
+/// servers), `approvals` (a tool, or an allowed MCP tool, whose calls wait for approval),
+/// `ui-stream` (the AI SDK's protocol, `ai_sdk: true`). A feature no agent uses is left out, and
+/// with it its code.
 pub fn runtime_features(project: &Project) -> Vec<&'static str> {
     let mut used = std::collections::BTreeSet::new();
     for agent in &project.agents {
@@ -117,6 +119,8 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
         if !agent.routes.is_empty() || !agent.model.fallbacks.is_empty() {
             used.insert(4);
         }
+        let approval = agent.tools.iter().any(|t| t.approval)
+            || agent.mcp.iter().flat_map(|m| &m.tools).any(|t| t.approval);
         for (on, feature) in [
             (agent.page, 9),
             (!agent.mcp.is_empty(), 10),
@@ -124,13 +128,15 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
             (agent.rate_limit.is_some(), 6),
             (agent.auth.is_some(), 7),
             (agent.cors.is_some(), 8),
+            (approval, 11),
+            (agent.ai_sdk, 12),
         ] {
             if on {
                 used.insert(feature);
             }
         }
     }
-    const FEATURES: [&str; 11] = [
+    const FEATURES: [&str; 13] = [
         "tools",
         "http-tools",
         "calculator",
@@ -142,6 +148,8 @@ pub fn runtime_features(project: &Project) -> Vec<&'static str> {
         "cors",
         "page",
         "mcp",
+        "approvals",
+        "ui-stream",
     ];
     used.into_iter().map(|i| FEATURES[i]).collect()
 }
@@ -444,8 +452,28 @@ mod tests {
                 "cache",
                 "rate-limit",
                 "auth",
-                "cors"
+                "cors",
+                "page",
+                "approvals"
             ]
+        );
+    }
+
+    #[test]
+    fn approvals_only_when_a_tool_waits_for_one() {
+        let tool = |approval: &str| {
+            format!(
+                "name: a\nmodel: \"@cf/meta/llama-3.1-8b-instruct\"\nsystem: x\n\
+                 tools:\n  - name: calculator\n    builtin: calculator\n{approval}"
+            )
+        };
+        assert_eq!(
+            runtime_features(&project(&[("a.yaml", &tool(""))])),
+            ["tools", "calculator"]
+        );
+        assert_eq!(
+            runtime_features(&project(&[("a.yaml", &tool("    approval: required\n"))])),
+            ["tools", "calculator", "approvals"]
         );
     }
 

@@ -98,6 +98,7 @@ fn policy(agent: &Agent) -> TokenStream {
     let max_input = agent.limits.max_input_chars;
     let max_body = agent.limits.max_body_bytes;
     let client_ids = agent.client_session_ids;
+    let ai_sdk = agent.ai_sdk;
     let (keep, history_tokens) = (agent.history.keep, agent.history.max_tokens);
     let (max_calls, stream_results) = (agent.max_tool_calls, agent.stream_tool_results);
     quote! {
@@ -121,6 +122,7 @@ fn policy(agent: &Agent) -> TokenStream {
                 max_calls_per_step: #max_calls,
                 stream_results: #stream_results,
             },
+            ai_sdk: #ai_sdk,
         }
     }
 }

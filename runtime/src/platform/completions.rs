@@ -42,7 +42,7 @@ pub(super) async fn answer(
         Some(session_id) => {
             let (owner, session) = session_of(agent, key.as_ref(), Some(session_id))?;
             let session_id = &session.session_id;
-            extra.push((ownership::SESSION_HEADER, session_id.clone()));
+            // The session object names the session in its answer (`x-agentc-session`).
             let url = session_url(
                 "completions",
                 agent,

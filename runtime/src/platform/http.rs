@@ -19,11 +19,13 @@ use crate::api::{self, ApiError, Route};
 use crate::auth::{self, Digest32};
 use crate::cors;
 use crate::limits;
+use crate::object_url::{self, Query};
 use crate::openai;
 use crate::ownership::{self, Owner, Resolved};
 use crate::policy::RateKey;
 use crate::ratelimit;
 use crate::routing;
+#[cfg(feature = "ui-stream")]
 use crate::ui_stream;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
@@ -122,8 +124,13 @@ async fn route(
             *known = Some(agent);
             let key = authenticate(env, agent, req.headers())?;
             let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
-            // This API's own body, or the AI SDK's (`useChat`); see `crate::ui_stream`.
-            let (operation, chat) = ui_stream::chat_request(&body)?;
+            // This API's own body, or the AI SDK's (`useChat`) for an agent that speaks it; see
+            // `crate::ui_stream`.
+            let (operation, chat) = match () {
+                #[cfg(feature = "ui-stream")]
+                () if agent.policy.ai_sdk => ui_stream::chat_request(&body)?,
+                () => ("turn", api::parse_chat_request(&body)?),
+            };
             limits::check_message(&chat.message, &agent.policy.limits)?;
             let rule = routing::choose(agent, &chat.message, &lookup(req.headers()));
             let (owner, session) = session_of(agent, key.as_ref(), chat.session_id)?;
@@ -140,7 +147,7 @@ async fn route(
                 extra,
             )
             .await?;
-            extra.push((ownership::SESSION_HEADER, session_id.clone()));
+            // The session object names the session in its answer (`x-agentc-session`).
             let url = session_url(operation, agent, &session, &owner, rule, limiter.as_deref());
             forward(
                 env,
@@ -187,10 +194,16 @@ async fn route(
             let agent = find(agents, agent)?;
             *known = Some(agent);
             // `?format=ui`: the messages as the AI SDK's `UIMessage`s (see `crate::ui_stream`).
-            let ui = req.url().is_ok_and(|url| {
-                url.query_pairs()
-                    .any(|(key, value)| key == "format" && value == "ui")
-            });
+            let ui = Query::of(&req.inner().url()).get("format") == Some("ui");
+            if ui && !(cfg!(feature = "ui-stream") && agent.policy.ai_sdk) {
+                return Err(ApiError::bad_request(
+                    "unsupported_format",
+                    format!(
+                        "the agent `{}` does not speak the AI SDK's protocol (`ai_sdk: true` in its file)",
+                        agent.name
+                    ),
+                ));
+            }
             session_request(
                 env,
                 agent,
@@ -201,6 +214,10 @@ async fn route(
                 extra,
             )
             .await
+        }
+        // Without the feature no tool of this Worker waits for approval: no call to decide.
+        Route::Approve { call_id, .. } if !cfg!(feature = "approvals") => {
+            Err(crate::approval::no_such_call(call_id))
         }
         Route::Approve {
             agent,
@@ -216,19 +233,22 @@ async fn route(
             let counted = ownership::scoped_id(&owner, session_id);
             rate_limit(env, agent, key, req.headers(), Some(&counted), 0, extra).await?;
             let body = read_body(req, agent.policy.limits.max_body_bytes).await?;
-            let mut url = url::Url::parse("https://session/approval").expect("a valid URL");
-            url.query_pairs_mut()
-                .append_pair("agent", agent.name)
-                .append_pair("session_id", session_id)
-                .append_pair("owner", &owner.label())
-                .append_pair("call_id", call_id);
+            let url = object_url::build(
+                "/approval",
+                &[
+                    ("agent", agent.name),
+                    ("session_id", session_id),
+                    ("owner", &owner.label()),
+                    ("call_id", call_id),
+                ],
+            );
             forward(
                 env,
                 agent,
                 &owner,
                 session_id,
                 Method::Post,
-                url.as_str(),
+                &url,
                 Some(body),
             )
             .await
@@ -265,15 +285,17 @@ async fn session_request(
     let owner = Owner::of(&agent.policy, key.as_ref());
     let counted = ownership::scoped_id(&owner, session_id);
     rate_limit(env, agent, key, headers, Some(&counted), 0, extra).await?;
-    let mut url = url::Url::parse("https://session/history").expect("a valid URL");
-    url.query_pairs_mut()
-        .append_pair("agent", agent.name)
-        .append_pair("session_id", session_id)
-        .append_pair("owner", &owner.label());
+    let label = owner.label();
+    let mut pairs = vec![
+        ("agent", agent.name),
+        ("session_id", session_id),
+        ("owner", &label),
+    ];
     if ui {
-        url.query_pairs_mut().append_pair("format", "ui");
+        pairs.push(("format", "ui"));
     }
-    forward(env, agent, &owner, session_id, method, url.as_str(), None).await
+    let url = object_url::build("/history", &pairs);
+    forward(env, agent, &owner, session_id, method, &url, None).await
 }
 
 /// The tokens a turn of `message` reserves of a token budget (see
@@ -331,20 +353,18 @@ pub(super) fn session_url(
     rule: Option<usize>,
     limiter: Option<&str>,
 ) -> String {
-    let mut url = url::Url::parse("https://session/").expect("a valid base URL");
-    url.set_path(operation);
-    {
-        let mut query = url.query_pairs_mut();
-        query.append_pair("agent", agent.name);
-        query.append_pair("session_id", &session.session_id);
-        query.append_pair("owner", &owner.label());
-        query.append_pair("create", if session.create { "1" } else { "0" });
-        query.append_pair("route", &routing::label(rule));
-        if let Some(limiter) = limiter {
-            query.append_pair("limiter", limiter);
-        }
+    let (label, route) = (owner.label(), routing::label(rule));
+    let mut pairs = vec![
+        ("agent", agent.name),
+        ("session_id", &session.session_id),
+        ("owner", &label),
+        ("create", if session.create { "1" } else { "0" }),
+        ("route", &route),
+    ];
+    if let Some(limiter) = limiter {
+        pairs.push(("limiter", limiter));
     }
-    url.into()
+    object_url::build(&format!("/{operation}"), &pairs)
 }
 
 /// Checks the request's API key when the agent requires one; returns the key's digest.
@@ -473,7 +493,21 @@ pub(super) fn lookup(headers: &Headers) -> impl Fn(&str) -> Option<String> + '_ 
 /// before reading it, then while reading it, so a chunked body is never read past the cap.
 async fn read_body(req: &mut Request, cap: u32) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;
-    limits::check_content_length(header(req.headers(), "content-length").as_deref(), cap)?;
+    let length = header(req.headers(), "content-length");
+    limits::check_content_length(length.as_deref(), cap)?;
+    if length.is_some_and(|length| length.trim().parse::<u64>().is_ok()) {
+        // Its length is declared, and within the cap: HTTP's framing ends it there, so it is
+        // read whole, in one step (and still checked against the cap).
+        let whole = req.bytes().await.map_err(|err| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("could not read the request body: {err}"),
+            )
+        })?;
+        let mut body = Vec::new();
+        limits::append_chunk(&mut body, &whole, cap)?;
+        return Ok(body);
+    }
     // A request without a body has no stream.
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new());

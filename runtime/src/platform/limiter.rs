@@ -10,6 +10,7 @@
 //! changed limit applies at once.
 
 use crate::api::ApiError;
+use crate::object_url::Query;
 use crate::policy::RateLimitPolicy;
 use crate::ratelimit::{SlidingLog, TokenLog, Verdict};
 use serde::Deserialize;
@@ -42,6 +43,8 @@ struct Used {
     n: i64,
 }
 
+// The object side is served only with the `rate-limit` feature.
+#[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
 impl Limiter {
     /// The counters kept in this object's storage.
     pub fn open(sql: SqlStorage) -> Self {
@@ -70,15 +73,11 @@ impl Limiter {
     }
 
     /// Serves `/ratelimit/hit` and `/ratelimit/usage`, synchronously.
-    pub fn serve(&self, url: &url::Url) -> worker::Result<Response> {
-        let param = |key: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == key)
-                .and_then(|(_, v)| v.parse::<u64>().ok())
-        };
+    pub fn serve(&self, path: &str, query: &Query) -> worker::Result<Response> {
+        let param = |key: &str| query.number(key);
         let window_ms = param("window_ms").unwrap_or(60_000) as f64;
         let now = Date::now().as_millis() as f64;
-        match url.path().strip_prefix(PATH_PREFIX) {
+        match path.strip_prefix(PATH_PREFIX) {
             Some("hit") => {
                 let limit = param("limit").unwrap_or(1) as u32;
                 let budget = param("budget").map(|b| (b, param("reserve").unwrap_or(0)));
@@ -211,13 +210,12 @@ pub fn expiry(sql: &SqlStorage) -> Option<i64> {
 }
 
 /// The window of a limiter request (`window_ms`), when it is one that counts.
-pub fn window_ms(url: &url::Url) -> Option<u64> {
-    if url.path() != format!("{PATH_PREFIX}hit") {
+#[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+pub fn window_ms(path: &str, query: &Query) -> Option<u64> {
+    if path != format!("{PATH_PREFIX}hit") {
         return None;
     }
-    url.query_pairs()
-        .find(|(k, _)| k == "window_ms")
-        .and_then(|(_, v)| v.parse().ok())
+    query.number("window_ms")
 }
 
 /// The limiter a turn reports its usage to: the object's name and the reservation to settle,

@@ -9,27 +9,29 @@
 //! `done` event. Each turn ends with one JSON log line (see [`crate::observe`]).
 
 use super::backend::{self, WorkerBackend};
+use super::frames::Frames;
+use super::transcript::SessionStore;
 use super::{cache as cache_api, limiter};
 use crate::agent::{AgentSpec, ToolSpec};
 use crate::answer::{self, AfterTurn, Finish};
 use crate::api::ApiError;
-use crate::approval::{self, Decision, PausedTurn, PendingCall};
+use crate::approval::PausedTurn;
+#[cfg(feature = "approvals")]
+use crate::approval::{self, Decision, PendingCall};
 use crate::cache::{self, CachedAnswer};
 use crate::history::Message;
 use crate::observe::TurnLog;
 use crate::openai::{CollectSink, Completion, StreamSink};
 use crate::policy::RateLimitPolicy;
-use crate::recent::Recent;
 use crate::routing;
 use crate::sse::{self, AgentSink};
 use crate::tools::template::{Prompt, PromptContext};
 use crate::turn::{self, Backend, Outcome, Sink, Summary, Trace, TurnEvent, TurnInput};
+#[cfg(feature = "ui-stream")]
 use crate::ui_stream::{self, UiSink};
 use futures_util::lock::OwnedMutexGuard;
-use futures_util::StreamExt;
-use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{Env, Headers, Response, SqlStorage};
+use worker::{Env, Headers, Response, ResponseBody};
 
 /// How the client wants the answer.
 pub enum Format {
@@ -39,17 +41,15 @@ pub enum Format {
     CompletionChunks(Completion),
     /// One OpenAI `chat.completion`.
     Completion(Completion),
-    /// The AI SDK's UI message stream (see [`crate::ui_stream`]), for the assistant message
+    /// The AI SDK's UI message stream (see `crate::ui_stream`), for the assistant message
     /// with this id.
+    #[cfg(feature = "ui-stream")]
     UiStream(String),
 }
 
 /// Where a completed turn is stored, and the session's lock, held until it is.
 pub struct Storage {
-    pub store: fn(&SqlStorage, &[Message]) -> Result<(), ApiError>,
-    pub sql: SqlStorage,
-    /// The session's newest messages in memory, appended to once the turn is stored.
-    pub recent: Rc<RefCell<Recent>>,
+    pub session: Rc<SessionStore>,
     /// Never read: holding it keeps the session's next turn waiting until this one is stored.
     #[allow(dead_code)]
     pub guard: OwnedMutexGuard<()>,
@@ -77,10 +77,79 @@ enum Source {
 }
 
 /// A paused turn and a decision on one of its calls (taken out of `paused.pending`).
+#[cfg(feature = "approvals")]
 pub struct Resumed {
     pub paused: PausedTurn,
     pub call: PendingCall,
     pub decision: Decision,
+}
+
+/// Without the `approvals` feature no turn pauses, so none resumes: a type with no values.
+#[cfg(not(feature = "approvals"))]
+pub enum Resumed {}
+
+#[cfg(feature = "approvals")]
+impl Resumed {
+    /// The model that answered the turn so far (one of the chain the turn could use).
+    fn model(&self, chain: &[&'static str], default: &'static str) -> &'static str {
+        chain
+            .iter()
+            .copied()
+            .find(|m| *m == self.paused.model)
+            .unwrap_or(default)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        self,
+        backend: &WorkerBackend,
+        agent: &'static AgentSpec,
+        model: &'static str,
+        tools: Vec<&'static ToolSpec>,
+        system: &str,
+        history: Vec<Message>,
+        sink: &mut impl Sink,
+        trace: &mut Trace,
+    ) -> Outcome {
+        let Resumed {
+            paused,
+            call,
+            decision,
+        } = self;
+        let resume = turn::Resume {
+            agent,
+            model,
+            tools,
+            system,
+            history,
+            paused,
+            call,
+            decision,
+        };
+        turn::resume(backend, resume, sink, trace).await
+    }
+}
+
+#[cfg(not(feature = "approvals"))]
+impl Resumed {
+    fn model(&self, _: &[&'static str], _: &'static str) -> &'static str {
+        match *self {}
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        self,
+        _: &WorkerBackend,
+        _: &'static AgentSpec,
+        _: &'static str,
+        _: Vec<&'static ToolSpec>,
+        _: &str,
+        _: Vec<Message>,
+        _: &mut impl Sink,
+        _: &mut Trace,
+    ) -> Outcome {
+        match self {}
+    }
 }
 
 /// The platform side of what follows a turn (see [`answer::Finish`] for the order).
@@ -95,24 +164,20 @@ struct After {
 
 impl AfterTurn for After {
     fn store(&mut self, messages: &[Message]) -> Result<(), ApiError> {
-        let Some(storage) = &self.storage else {
-            return Ok(());
-        };
-        let stored = (storage.store)(&storage.sql, messages);
-        let mut recent = storage.recent.borrow_mut();
-        match &stored {
-            Ok(()) => recent.append(messages),
-            Err(_) => recent.clear(),
+        match &self.storage {
+            Some(storage) => storage.session.store(messages),
+            None => Ok(()),
         }
-        stored
     }
 
     fn save_paused(&mut self, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
-        match &self.storage {
-            Some(storage) => super::approvals::save(&storage.sql, route, paused),
-            // A stateless request has nowhere to keep it: its client only hears of the calls.
-            None => Ok(()),
+        #[cfg(feature = "approvals")]
+        if let Some(storage) = &self.storage {
+            return super::approvals::save(&storage.session.sql, route, paused);
         }
+        // A stateless request has nowhere to keep it: its client only hears of the calls.
+        let _ = (route, paused);
+        Ok(())
     }
 
     async fn cache(&mut self, answer: CachedAnswer) {
@@ -147,6 +212,7 @@ pub async fn respond(
 }
 
 /// Goes on with a paused turn after a decision on one of its calls, and answers like a turn.
+#[cfg(feature = "approvals")]
 pub async fn resume(
     env: Env,
     request: Request,
@@ -215,13 +281,7 @@ async fn answer(
         .filter(|(_, policy)| policy.token_budget.is_some());
     let (model, source) = match (hit, resumed) {
         (_, Some(resumed)) => {
-            // The model that answered the turn so far (one of the chain the turn could use).
-            let chain = decision.chain(agent);
-            let model = chain
-                .iter()
-                .copied()
-                .find(|m| *m == resumed.paused.model)
-                .unwrap_or(decision.model);
+            let model = resumed.model(&decision.chain(agent), decision.model);
             (model, Source::Resumed(resumed))
         }
         (Some((model, answer)), None) => (model, Source::Cached(answer)),
@@ -278,6 +338,7 @@ async fn answer(
         cache_put,
         limiter,
     };
+    #[cfg(feature = "approvals")]
     let label = decision.label();
     let tools = decision.tools;
     let (history, message) = (request.history, request.message);
@@ -300,6 +361,7 @@ async fn answer(
                 let merged = merge(&headers, &response);
                 Ok(response.with_headers(merged))
             }
+            #[cfg(feature = "approvals")]
             Outcome::Paused(paused) => {
                 let summary = finish
                     .pause(&mut after, &paused, &label, model, &trace)
@@ -320,14 +382,15 @@ async fn answer(
         };
     }
 
+    #[cfg(feature = "ui-stream")]
     let ui = matches!(format, Format::UiStream(_));
-    let (frames, body) = futures_channel::mpsc::unbounded::<String>();
+    let (frames, body) = Frames::new().map_err(ApiError::internal)?;
     let session_id = request.session_id;
     worker::wasm_bindgen_futures::spawn_local(async move {
         let mut after = after;
         let send = {
             let frames = frames.clone();
-            move |frame: String| frames.unbounded_send(frame).is_ok()
+            move |frame: String| frames.send(frame.as_bytes())
         };
         let mut sink: Box<dyn Framing> = match &format {
             Format::CompletionChunks(completion) => {
@@ -336,6 +399,7 @@ async fn answer(
                 }
                 Box::new(StreamSink { completion, send })
             }
+            #[cfg(feature = "ui-stream")]
             Format::UiStream(message_id) => {
                 let mut sink = UiSink::new(send);
                 if !sink.start(message_id) {
@@ -361,6 +425,7 @@ async fn answer(
         let deltas = recorder.deltas.take();
         let (messages, summary) = match outcome {
             Outcome::Completed { messages, summary } => (messages, summary),
+            #[cfg(feature = "approvals")]
             Outcome::Paused(paused) => {
                 // The stream ends with the waiting calls, once they are stored.
                 let end = match finish
@@ -385,7 +450,7 @@ async fn answer(
                         return;
                     }
                 };
-                let _ = frames.unbounded_send(end);
+                frames.send(end.as_bytes());
                 return;
             }
             outcome => {
@@ -403,15 +468,15 @@ async fn answer(
             });
             return;
         }
-        let _ = frames.unbounded_send(sink.done(&summary, session_id.as_deref()));
+        frames.send(sink.done(&summary, session_id.as_deref()).as_bytes());
     });
-    let body = body.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
     set("content-type", sse::CONTENT_TYPE)?;
     set("cache-control", "no-cache")?;
+    #[cfg(feature = "ui-stream")]
     if ui {
         set(ui_stream::HEADER.0, ui_stream::HEADER.1)?;
     }
-    Ok(Response::from_stream(body)
+    Ok(Response::from_body(ResponseBody::Stream(body))
         .map_err(|err| ApiError::internal(err.to_string()))?
         .with_headers(headers))
 }
@@ -434,6 +499,7 @@ impl<F: FnMut(String) -> bool> Framing for StreamSink<'_, F> {
     }
 }
 
+#[cfg(feature = "ui-stream")]
 impl<F: FnMut(String) -> bool> Framing for UiSink<F> {
     fn done(&mut self, summary: &Summary, _session_id: Option<&str>) -> String {
         self.finish(summary)
@@ -466,22 +532,12 @@ async fn run(
             };
             turn::run(backend, input, first, sink, &mut trace).await
         }
-        Source::Resumed(Resumed {
-            paused,
-            call,
-            decision,
-        }) => {
-            let resume = turn::Resume {
-                agent,
-                model,
-                tools,
-                system,
-                history,
-                paused,
-                call,
-                decision,
-            };
-            turn::resume(backend, resume, sink, &mut trace).await
+        Source::Resumed(resumed) => {
+            resumed
+                .run(
+                    backend, agent, model, tools, system, history, sink, &mut trace,
+                )
+                .await
         }
         Source::Cached(cached) => {
             answer::replay(backend, &cached, model, message, sink, &mut trace)

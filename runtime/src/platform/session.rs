@@ -9,42 +9,41 @@
 //! answers 404 to every request of another owner and to reads of a session never created.
 //! Deleting a session takes the turn lock, so it never lands in the middle of a turn.
 
+#[cfg(feature = "approvals")]
 use super::approvals;
 use super::http::error_response;
 use super::limiter::{self, Limiter};
 use super::respond::{self, Format};
-use super::transcript;
+use super::transcript::SessionStore;
 use crate::agent::{self, AgentSpec};
 use crate::api::{self, ApiError};
+#[cfg(feature = "approvals")]
 use crate::approval;
-use crate::history::{self, Message, Role};
+use crate::history::{self, Role};
+use crate::object_url::Query;
 use crate::openai;
 use crate::ownership::{self, Admission};
-use crate::recent::Recent;
 use crate::routing;
+#[cfg(feature = "ui-stream")]
 use crate::ui_stream::{self, UiChat};
+
+/// Without the `ui-stream` feature no turn is the AI SDK's: a type with no values.
+#[cfg(not(feature = "ui-stream"))]
+enum UiChat {}
 use futures_util::lock::Mutex;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use worker::{Env, Method, Request, Response, SqlStorage, SqlStorageValue, State};
-
-/// The session's owner: one row, written when the session is created. `keep` is the agent's
-/// `history.keep`, read by [`transcript::store`] to prune old messages in the turn's own transaction.
-const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    owner TEXT NOT NULL,
-    keep INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-)";
+use worker::{Env, Method, Request, Response, State};
 
 /// The most turns that may wait for a session's lock behind the running one.
 pub const MAX_WAITING_TURNS: u32 = 8;
 
 /// The state behind one session's Durable Object.
 pub struct SessionObject {
-    sql: SqlStorage,
+    /// The transcript, the owner row and what is known of them.
+    store: Rc<SessionStore>,
     storage: worker::Storage,
     /// When this object is a caller's rate limiter: its counters, loaded on first use.
     limiter: RefCell<Option<Limiter>>,
@@ -55,8 +54,6 @@ pub struct SessionObject {
     waiting: std::cell::Cell<u32>,
     /// Whether this instance has scheduled its limiter's cleanup alarm.
     alarm_set: std::cell::Cell<bool>,
-    /// The newest stored messages, once read (see [`crate::recent`]).
-    recent: Rc<RefCell<Recent>>,
 }
 
 /// What the Worker decided for a turn before forwarding it.
@@ -72,17 +69,8 @@ struct Admitted {
 impl SessionObject {
     pub fn new(state: State, env: Env, agents: &'static [AgentSpec]) -> Self {
         let storage = state.storage();
-        let sql = storage.sql();
-        for schema in [transcript::SCHEMA, OWNER_SCHEMA] {
-            if let Err(err) = sql.exec(schema, None) {
-                worker::console_error!("agentc: could not create the session's tables: {err}");
-            }
-        }
-        if let Err(err) = sql.exec(approvals::SCHEMA, None) {
-            worker::console_error!("agentc: could not create the paused-turn table: {err}");
-        }
         SessionObject {
-            sql,
+            store: Rc::new(SessionStore::open(storage.sql())),
             storage,
             limiter: RefCell::new(None),
             env,
@@ -90,26 +78,31 @@ impl SessionObject {
             turn_lock: Arc::new(Mutex::new(())),
             waiting: std::cell::Cell::new(0),
             alarm_set: std::cell::Cell::new(false),
-            recent: Rc::default(),
         }
     }
 
     /// Serves the requests the Worker forwards to this session.
     pub async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         super::http::ensure_log_key(&self.env);
-        let url = req.url()?;
-        if url.path().starts_with(limiter::PATH_PREFIX) {
+        // Read without `url::Url` (see `crate::object_url`).
+        let path = req.path();
+        let query = Query::of(&req.inner().url());
+        // Without the `rate-limit` feature no object of the Worker is a rate limiter.
+        #[cfg(feature = "rate-limit")]
+        if path.starts_with(limiter::PATH_PREFIX) {
             // No `await` from reading the counters to writing them: concurrent requests are
             // counted exactly.
             let response = {
                 let mut limiter = self.limiter.borrow_mut();
-                let limiter = limiter.get_or_insert_with(|| Limiter::open(self.sql.clone()));
-                limiter.serve(&url)
+                let limiter = limiter.get_or_insert_with(|| Limiter::open(self.store.sql.clone()));
+                limiter.serve(&path, &query)
             };
             // Once a whole window passes without a request, nothing counts any more: the alarm
             // then deletes the object's storage (see `alarm`).
             // Scheduled once per instance; the alarm reschedules itself while counts are live.
-            if let Some(window_ms) = limiter::window_ms(&url).filter(|_| !self.alarm_set.get()) {
+            if let Some(window_ms) =
+                limiter::window_ms(&path, &query).filter(|_| !self.alarm_set.get())
+            {
                 self.alarm_set.set(true);
                 let after = i64::try_from(window_ms).unwrap_or(i64::MAX / 2) + 1000;
                 if let Err(err) = self.storage.set_alarm(after).await {
@@ -120,12 +113,8 @@ impl SessionObject {
             }
             return response;
         }
-        let query = |key: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.into_owned())
-        };
-        let result = match (req.method(), url.path()) {
+        let query = |key: &str| query.get(key).map(str::to_owned);
+        let result = match (req.method(), path.as_str()) {
             (Method::Post, path @ ("/turn" | "/completions" | "/ui")) => {
                 let body = req.bytes().await?;
                 let agent = query("agent").and_then(|name| agent::find(self.agents, &name));
@@ -146,6 +135,7 @@ impl SessionObject {
                         }
                         Err(err) => Err(err),
                     },
+                    #[cfg(feature = "ui-stream")]
                     Some(agent) if path == "/ui" => match ui_stream::parse(&body) {
                         Ok(chat) => self.ui_turn(agent, chat, admitted(agent)).await,
                         Err(err) => Err(err),
@@ -169,6 +159,7 @@ impl SessionObject {
                     )),
                 }
             }
+            #[cfg(feature = "approvals")]
             (Method::Post, "/approval") => {
                 let body = req.bytes().await?;
                 match query("agent").and_then(|name| agent::find(self.agents, &name)) {
@@ -204,10 +195,19 @@ impl SessionObject {
             }
             _ => Err(ApiError::not_found("no such session operation")),
         };
-        match result {
-            Ok(response) => Ok(response),
-            Err(err) => error_response(&err),
+        let mut response = match result {
+            Ok(response) => response,
+            Err(err) => error_response(&err)?,
+        };
+        // A turn's answer names its session (the Worker may have issued the id).
+        if matches!(path.as_str(), "/turn" | "/completions" | "/ui") {
+            if let Some(session_id) = query("session_id") {
+                response
+                    .headers_mut()
+                    .set(ownership::SESSION_HEADER, &session_id)?;
+            }
         }
+        Ok(response)
     }
 
     /// Runs when a rate limiter's last window has passed without a request (limiters reset the
@@ -215,7 +215,7 @@ impl SessionObject {
     /// storage is deleted and an idle caller costs nothing.
     pub async fn alarm(&self) -> worker::Result<Response> {
         let now = worker::Date::now().as_millis() as i64;
-        if let Some(at) = limiter::expiry(&self.sql).filter(|at| *at > now) {
+        if let Some(at) = limiter::expiry(&self.store.sql).filter(|at| *at > now) {
             self.storage.set_alarm(at - now + 1000).await?;
             return Response::empty();
         }
@@ -223,6 +223,7 @@ impl SessionObject {
         if !self.holds_session()? {
             *self.limiter.borrow_mut() = None;
             self.alarm_set.set(false);
+            self.store.reset();
             self.storage.delete_all().await?;
         }
         Response::empty()
@@ -240,6 +241,7 @@ impl SessionObject {
             n: i64,
         }
         let tables: Vec<Table> = self
+            .store
             .sql
             .exec(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('session', 'transcript')",
@@ -248,7 +250,7 @@ impl SessionObject {
             .to_array()?;
         for table in tables {
             let count = format!("SELECT COUNT(*) AS n FROM {}", table.name);
-            let rows: Vec<Count> = self.sql.exec(&count, None)?.to_array()?;
+            let rows: Vec<Count> = self.store.sql.exec(&count, None)?.to_array()?;
             if rows.first().is_some_and(|c| c.n > 0) {
                 return Ok(true);
             }
@@ -272,6 +274,7 @@ impl SessionObject {
 
     /// A turn asked for by the AI SDK: its earlier messages are checked against the history
     /// the turn reads, and it is answered as a UI message stream.
+    #[cfg(feature = "ui-stream")]
     async fn ui_turn(
         &self,
         agent: &'static AgentSpec,
@@ -307,17 +310,22 @@ impl SessionObject {
         let guard = self.turn_lock.clone().lock_owned().await;
         self.waiting.set(self.waiting.get() - 1);
         // Decided under the lock: a session deleted while this turn waited is gone.
-        match self.admit(&admitted.owner, admitted.create)? {
+        let keep = agent.policy.history.keep;
+        match self.store.admit(&admitted.owner, admitted.create)? {
             Admission::NotFound => return Err(ownership::not_found(&session_id)),
-            Admission::Create => self.create(&admitted.owner, agent.policy.history.keep)?,
-            Admission::Allowed => self.set_keep(agent.policy.history.keep)?,
+            Admission::Create => self.store.create(&admitted.owner, keep)?,
+            Admission::Allowed => self.store.set_keep(keep)?,
         }
-        approvals::refuse_if_waiting(&self.sql)?;
-        let transcript = self.load_window(agent.history_window)?;
+        #[cfg(feature = "approvals")]
+        approvals::refuse_if_waiting(&self.store.sql)?;
+        let transcript = self.store.window(agent.history_window)?;
         let window = history::window(&transcript, agent.history_window as usize);
         let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
         if let Some(chat) = ui_chat {
+            #[cfg(feature = "ui-stream")]
             ui_stream::check_history(chat, &history)?;
+            #[cfg(not(feature = "ui-stream"))]
+            match *chat {}
         }
         let request = respond::Request {
             agent,
@@ -328,9 +336,7 @@ impl SessionObject {
             limiter: admitted.limiter,
         };
         let storage = respond::Storage {
-            store: transcript::store,
-            sql: self.sql.clone(),
-            recent: self.recent.clone(),
+            session: self.store.clone(),
             guard,
         };
         respond::respond(self.env.clone(), request, format, Some(storage)).await
@@ -338,6 +344,7 @@ impl SessionObject {
 
     /// A decision on a call of the paused turn: recorded (the call no longer waits) before the
     /// tool runs, then the turn goes on and streams like a chat turn.
+    #[cfg(feature = "approvals")]
     async fn decide(
         &self,
         agent: &'static AgentSpec,
@@ -348,14 +355,15 @@ impl SessionObject {
     ) -> Result<Response, ApiError> {
         let decision = approval::parse_decision(body)?;
         let guard = self.turn_lock.clone().lock_owned().await;
-        if self.admit(owner, false)? == Admission::NotFound {
+        if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
+        let sql = &self.store.sql;
         let (route, mut paused) =
-            approvals::load(&self.sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
+            approvals::load(sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
         let call = paused.take(&call_id, approvals::now_ms())?;
-        approvals::save(&self.sql, &route, &paused)?;
-        let transcript = self.load_window(agent.history_window)?;
+        approvals::save(sql, &route, &paused)?;
+        let transcript = self.store.window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
         let request = respond::Request {
             agent,
@@ -366,9 +374,7 @@ impl SessionObject {
             limiter: None,
         };
         let storage = respond::Storage {
-            store: transcript::store,
-            sql: self.sql.clone(),
-            recent: self.recent.clone(),
+            session: self.store.clone(),
             guard,
         };
         let resumed = respond::Resumed {
@@ -386,75 +392,6 @@ impl SessionObject {
         .await
     }
 
-    /// The newest `window` stored messages, oldest first.
-    fn load_window(&self, window: u32) -> Result<Vec<Message>, ApiError> {
-        if let Some(messages) = self.recent.borrow().get() {
-            return Ok(messages.to_vec());
-        }
-        let rows: Vec<transcript::StoredMessage> = self
-            .sql
-            .exec(
-                "SELECT * FROM (SELECT * FROM transcript ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                vec![SqlStorageValue::from(i64::from(window))],
-            )
-            .and_then(|cursor| cursor.to_array())
-            .map_err(storage_error)?;
-        let messages = transcript::to_messages(rows);
-        self.recent
-            .borrow_mut()
-            .fill(messages.clone(), window as usize);
-        Ok(messages)
-    }
-
-    /// What a request of `owner` may do with this session.
-    fn admit(&self, owner: &str, create: bool) -> Result<Admission, ApiError> {
-        #[derive(Deserialize)]
-        struct Row {
-            owner: String,
-        }
-        let stored: Vec<Row> = self
-            .sql
-            .exec("SELECT owner FROM session", None)
-            .and_then(|cursor| cursor.to_array())
-            .map_err(storage_error)?;
-        let has_messages = || -> Result<bool, ApiError> {
-            #[derive(Deserialize)]
-            struct Count {
-                n: i64,
-            }
-            let rows: Vec<Count> = self
-                .sql
-                .exec("SELECT COUNT(*) AS n FROM transcript", None)
-                .and_then(|cursor| cursor.to_array())
-                .map_err(storage_error)?;
-            Ok(rows.first().is_some_and(|r| r.n > 0))
-        };
-        let stored = stored.first().map(|r| r.owner.as_str());
-        let messages = stored.is_none() && owner == "public" && has_messages()?;
-        Ok(ownership::admit(stored, owner, create, messages))
-    }
-
-    fn create(&self, owner: &str, keep: u32) -> Result<(), ApiError> {
-        let now = worker::Date::now().as_millis() as i64;
-        self.sql
-            .exec(
-                "INSERT OR REPLACE INTO session (id, owner, keep, created_at) VALUES (1, ?, ?, ?)",
-                vec![owner.into(), i64::from(keep).into(), now.into()],
-            )
-            .map_err(storage_error)?;
-        Ok(())
-    }
-
-    fn set_keep(&self, keep: u32) -> Result<(), ApiError> {
-        self.sql
-            .exec(
-                "UPDATE session SET keep = ? WHERE keep != ?",
-                vec![i64::from(keep).into(), i64::from(keep).into()],
-            )
-            .map_err(storage_error)?;
-        Ok(())
-    }
-
     /// The stored messages, when `owner` may read them; `ui`: as the AI SDK's `UIMessage`s.
     fn history(
         &self,
@@ -463,20 +400,16 @@ impl SessionObject {
         hide_tools: bool,
         ui: bool,
     ) -> Result<Response, ApiError> {
-        if self.admit(owner, false)? == Admission::NotFound {
+        if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
-        let rows: Vec<transcript::StoredMessage> = self
-            .sql
-            .exec("SELECT * FROM transcript ORDER BY seq", None)
-            .and_then(|cursor| cursor.to_array())
-            .map_err(storage_error)?;
-        let mut messages = transcript::to_messages(rows);
+        let mut messages = self.store.all()?;
         if hide_tools {
             for message in messages.iter_mut().filter(|m| m.role == Role::Tool) {
                 message.content.clear();
             }
         }
+        #[cfg(feature = "ui-stream")]
         let body = if ui {
             let messages = ui_stream::ui_messages(&session_id, &messages);
             serde_json::json!({ "id": session_id, "messages": messages })
@@ -484,7 +417,16 @@ impl SessionObject {
             serde_json::json!({
                 "session_id": session_id,
                 "messages": messages,
-                "pending_approvals": approvals::listed(&self.sql)?,
+                "pending_approvals": pending_approvals(&self.store)?,
+            })
+        };
+        #[cfg(not(feature = "ui-stream"))]
+        let body = {
+            let _ = ui;
+            serde_json::json!({
+                "session_id": session_id,
+                "messages": messages,
+                "pending_approvals": pending_approvals(&self.store)?,
             })
         };
         respond::json_response(&body.to_string())
@@ -493,22 +435,23 @@ impl SessionObject {
     /// Deletes the session, after the running turn (if any) has stored its messages.
     async fn forget(&self, session_id: &str, owner: &str) -> Result<Response, ApiError> {
         let _guard = self.turn_lock.lock().await;
-        self.recent.borrow_mut().clear();
-        if self.admit(owner, false)? == Admission::NotFound {
+        if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(session_id));
         }
-        for statement in ["DELETE FROM transcript", "DELETE FROM session"] {
-            self.sql.exec(statement, None).map_err(storage_error)?;
-        }
-        approvals::clear(&self.sql)?;
+        self.store.forget()?;
         let mut response = Response::empty().map_err(|err| ApiError::internal(err.to_string()))?;
         response = response.with_status(204);
         Ok(response)
     }
 }
 
-/// The platform's error goes to the log; the client hears only what failed.
-fn storage_error(err: worker::Error) -> ApiError {
-    worker::console_error!("agentc: session storage failed: {err}");
-    ApiError::internal("session storage failed")
+/// The calls that wait for approval, for `GET .../sessions/{id}`: none without the feature.
+fn pending_approvals(store: &SessionStore) -> Result<serde_json::Value, ApiError> {
+    #[cfg(feature = "approvals")]
+    return approvals::listed(&store.sql);
+    #[cfg(not(feature = "approvals"))]
+    {
+        let _ = store;
+        Ok(serde_json::Value::Array(Vec::new()))
+    }
 }

@@ -37,6 +37,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 max_calls_per_step: 4u32,
                 stream_results: true,
             },
+            ai_sdk: false,
         },
     },
 ];

@@ -35,6 +35,7 @@ static AGENTS: &[::agentc_runtime::AgentSpec] = &[
                 max_calls_per_step: 4u32,
                 stream_results: true,
             },
+            ai_sdk: false,
         },
     },
 ];
