@@ -375,7 +375,20 @@ fn an_installed_agentc_inits_checks_builds_deploys_and_serves_outside_the_reposi
     assert_eq!(deltas, 3, "the answer streams chunk by chunk: {events:?}");
     drop(dev);
 
-    // 5. Nothing names the checkout, and generated paths stay in the project or the cache.
+    // 5. The project's own tests (`agents/assistant.test.yaml`, written by init), as its CI
+    // would run them: on the default local model, the weather tool answered by the project's
+    // fixture or a case's `tool_results`, one case on a scripted model, one on the input limit.
+    let tested = run(
+        "agentc test",
+        &mut user(&["test", "--no-build", "--format", "json"], &demo),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&tested.stdout).expect("agentc test --format json");
+    eprintln!("agentc test: {report}");
+    assert_eq!(report["passed"], 4, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+
+    // 6. Nothing names the checkout, and generated paths stay in the project or the cache.
     let cache = agentc::build::absolute(&agentc::toolchain::cache_dir());
     let runtime = cache.join(agentc::embedded::runtime_dir_name());
     let checkout = repo.display().to_string();
