@@ -19,7 +19,7 @@
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
 # target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy),
 # AGENTC_BIN (an agentc binary to build the projects with, e.g. one of another commit, for a
-# before/after; default: this checkout's, built here).
+# before/after; default: this checkout's, built here), STATE_ROOT (default /tmp).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/scripts/env.sh"
@@ -27,6 +27,9 @@ baseline="${BASELINE:-$root/../shared/baseline}"
 export BASELINE_WORK="${BASELINE_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/agentc-baseline}"
 work="${BENCH_WORK:-$CARGO_TARGET_DIR/bench}"
 COLD_RUNS=${COLD_RUNS:-7}
+# Where the Durable Objects' storage goes (STATE_ROOT=/dev/shm: a tmpfs, where a commit costs no
+# disk sync, to tell storage latency from the Worker's own).
+STATE_ROOT=${STATE_ROOT:-/tmp}
 PORT=18704 FRONT_KEY=agc_benchmark_key_not_a_secret
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(size tutorial everything cold)
@@ -130,7 +133,7 @@ ratios() {
     local name=$1 state
     project "$name" "$root/bench/projects/$name"
     config "$name"
-    state=$(mktemp -d /tmp/agentc-bench.XXXXXX)
+    state=$(mktemp -d "$STATE_ROOT/agentc-bench.XXXXXX")
     echo "== $name: ../shared/baseline/run.sh with agentc = $name" >&2
     AGENTC_URL="http://127.0.0.1:$PORT/agents/$name/chat" AGENTC_START="$(start_command "$name" "$state")" \
         "$baseline/run.sh" | tee "$work/$name.results.txt"
@@ -164,7 +167,7 @@ cold() {
     printf '%-6s %12s %12s %12s\n' run "listening" "first byte" "whole turn"
     for i in $(seq "$COLD_RUNS"); do
         local state pid start listening t
-        state=$(mktemp -d /tmp/agentc-bench.XXXXXX)
+        state=$(mktemp -d "$STATE_ROOT/agentc-bench.XXXXXX")
         start=$(date +%s%N)
         "$(workerd_bin)" serve "$dir/bench.capnp" --experimental -d state="$state" -e fake-ai=127.0.0.1:18700 >"$state.log" 2>&1 &
         pid=$!
@@ -188,7 +191,7 @@ profile() {
     [ -f "$dir/bench.capnp" ] || { project "$name" "$root/bench/projects/$name"; config "$name"; }
     (cd "$BASELINE_WORK" && exec node fake-ai.mjs 18700) >/dev/null 2>&1 &
     ai_pid=$!
-    state=$(mktemp -d /tmp/agentc-bench.XXXXXX)
+    state=$(mktemp -d "$STATE_ROOT/agentc-bench.XXXXXX")
     "$(workerd_bin)" serve "$dir/bench.capnp" --experimental -d state="$state" -e fake-ai=127.0.0.1:18700 \
         -i 127.0.0.1:9230 >"$state.log" 2>&1 &
     pid=$!

@@ -403,6 +403,16 @@ fn decode_event(
     Ok(())
 }
 
+/// Whether a chunk of a model's event stream ends with its last event, `data: [DONE]` (the
+/// platform then has nothing left to cancel when the turn stops reading).
+pub fn ends_with_done(chunk: &[u8]) -> bool {
+    let end = chunk
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    chunk[..end].ends_with(b"data: [DONE]")
+}
+
 /// Finds the end of the first complete event: (length of the event, length including the blank
 /// line that ends it). Accepts `\n\n`, `\r\n\r\n` and `\r\r` separators.
 fn event_end(bytes: &[u8]) -> Option<(usize, usize)> {
@@ -467,6 +477,17 @@ mod tests {
             events,
             vec![ModelEvent::Text("Hi".into()), ModelEvent::Done]
         );
+    }
+
+    #[test]
+    fn a_chunk_that_ends_the_stream_is_known() {
+        assert!(ends_with_done(
+            b"data: {\"response\":\"x\"}\n\ndata: [DONE]\n\n"
+        ));
+        assert!(ends_with_done(b"data: [DONE]\r\n\r\n"));
+        assert!(!ends_with_done(b"data: {\"response\":\"[DONE]\"}\n\n"));
+        assert!(!ends_with_done(b"data: [DO"));
+        assert!(!ends_with_done(b""));
     }
 
     #[test]

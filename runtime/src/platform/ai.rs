@@ -16,12 +16,16 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 /// A model's answer, chunk by chunk. Dropped before its end (the client went away, the stream
-/// stalled), it cancels the stream, so the platform stops receiving it.
+/// stalled), it cancels the stream, so the platform stops receiving it; dropped after the
+/// event stream's last event (`data: [DONE]`), there is nothing left to stop.
 pub struct ModelStream {
     reader: wasm_bindgen::JsValue,
     read: Function,
     pending: Option<JsFuture>,
+    /// The stream ended (or failed).
     ended: bool,
+    /// The last chunk ended with `[DONE]`: nothing to cancel when dropped.
+    complete: bool,
 }
 
 impl ModelStream {
@@ -40,6 +44,7 @@ impl ModelStream {
             read,
             pending: None,
             ended: false,
+            complete: false,
         })
     }
 }
@@ -83,7 +88,12 @@ impl Stream for ModelStream {
             .ok()
             .and_then(|value| value.dyn_into::<Uint8Array>().ok());
         Poll::Ready(Some(match chunk {
-            Some(chunk) => Ok(chunk.to_vec()),
+            Some(chunk) => {
+                let chunk = chunk.to_vec();
+                // Read on, the stream ends here; dropped now, it needs no cancelling.
+                this.complete = crate::model::ends_with_done(&chunk);
+                Ok(chunk)
+            }
             None => Err("the model's stream sent something other than bytes".into()),
         }))
     }
@@ -91,7 +101,7 @@ impl Stream for ModelStream {
 
 impl Drop for ModelStream {
     fn drop(&mut self) {
-        if self.ended {
+        if self.ended || (self.complete && self.pending.is_none()) {
             return;
         }
         if let Ok(cancel) = Reflect::get(&self.reader, &"cancel".into()) {
