@@ -105,7 +105,11 @@ fn a_lock_file_names_the_server_tools_and_gives_their_schemas() {
     assert!(lib.contains("description: \"Multiplies.\""), "{lib}");
     assert!(lib.contains("locked: true"), "{lib}");
     assert!(lib.contains(r#"\"required\":[\"a\",\"b\"]"#), "{lib}");
-    assert!(cargo.contains(r#"features = ["worker", "mcp"]"#), "{cargo}");
+    // `add` waits for approval: the Worker has paused turns.
+    assert!(
+        cargo.contains(r#"features = ["worker", "mcp", "approvals"]"#),
+        "{cargo}"
+    );
     // The lock file's text is stable: rendering what was read gives the same bytes.
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(Lock::parse(&text).unwrap().render(), text);
