@@ -66,23 +66,36 @@ pub(super) fn decide(logits: &[f32], call_starts: &[LlamaToken]) -> Decision {
 /// the `<tool_call>` tag (one special token, or `<` and its pieces), bare or doubled JSON
 /// braces, a code fence.
 pub(super) fn call_start_tokens(shared: &Shared) -> Vec<LlamaToken> {
+    tokens_where(shared, true, |piece| {
+        piece.map(str::trim_start).is_some_and(|text| {
+            !text.is_empty()
+                && (text.starts_with("<tool_call>")
+                    || "<tool_call>".starts_with(text)
+                    || text.starts_with('{')
+                    || text.starts_with("```"))
+        })
+    })
+}
+
+/// The tokens of the model's vocabulary that `keep` accepts: `keep(None)` asks about an end of
+/// generation token, `keep(Some(text))` about any other (`special`: special tokens as their
+/// text, such as `<tool_call>`).
+pub(super) fn tokens_where(
+    shared: &Shared,
+    special: bool,
+    mut keep: impl FnMut(Option<&str>) -> bool,
+) -> Vec<LlamaToken> {
     let vocab = shared.model.vocab();
     let mut piece = Vec::new();
     (0..vocab.n_tokens())
         .map(LlamaToken)
         .filter(|token| {
             if vocab.is_eog(*token) {
-                return false;
+                return keep(None);
             }
             piece.clear();
-            vocab.token_to_piece_into(*token, &mut piece, true, None);
-            let text = String::from_utf8_lossy(&piece);
-            let text = text.trim_start();
-            !text.is_empty()
-                && (text.starts_with("<tool_call>")
-                    || "<tool_call>".starts_with(text)
-                    || text.starts_with('{')
-                    || text.starts_with("```"))
+            vocab.token_to_piece_into(*token, &mut piece, special, None);
+            keep(Some(&String::from_utf8_lossy(&piece)))
         })
         .collect()
 }

@@ -14,7 +14,7 @@ use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
-use super::decide::{call_start_tokens, decide, Decision};
+use super::decide::{call_start_tokens, decide, tokens_where, Decision};
 use super::params::Params;
 use super::text::{StopFilter, Utf8Stream};
 use super::toolcalls::ToolCallFilter;
@@ -437,25 +437,17 @@ fn generate(
 /// spaces): no JSON, markup, code fence or punctuation that could wrap a
 /// tool call, no whitespace-only or special token, no end of generation.
 fn text_start_biases(shared: &Shared) -> Vec<LlamaLogitBias> {
-    let vocab = shared.model.vocab();
-    let mut piece = Vec::new();
-    (0..vocab.n_tokens())
-        .map(LlamaToken)
-        .filter(|token| {
-            if vocab.is_eog(*token) {
-                return true;
-            }
-            piece.clear();
-            vocab.token_to_piece_into(*token, &mut piece, false, None);
-            let text = String::from_utf8_lossy(&piece);
-            !text
-                .trim_start()
+    tokens_where(shared, false, |piece| {
+        !piece.is_some_and(|text| {
+            text.trim_start()
                 .chars()
                 .next()
                 .is_some_and(char::is_alphanumeric)
         })
-        .map(|token| LlamaLogitBias::new(token, f32::NEG_INFINITY))
-        .collect()
+    })
+    .into_iter()
+    .map(|token| LlamaLogitBias::new(token, f32::NEG_INFINITY))
+    .collect()
 }
 
 /// The sampler for a request: greedy unless a temperature above 0 is set.
