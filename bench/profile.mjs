@@ -4,7 +4,8 @@
 // module keeps its name section), and the share of JS, wasm, GC and the rest.
 //
 // usage: node --experimental-websocket bench/profile.mjs <inspector host:port> <chat url> [N]
-//   env: AUTH (an Authorization header value), BODY_FMT (%s = session id), TOP (rows, 40)
+//   env: AUTH (an Authorization header value), BODY_FMT (%s = session id), TOP (rows, 40),
+//   SAVE (a file to write the raw profile to, for chrome://inspect or another reading)
 // workerd must run with `-i <host:port>` (bench/baseline.sh profile does this).
 import http from 'node:http';
 
@@ -57,6 +58,7 @@ const { result } = await send('Profiler.stop');
 ws.close();
 agent.destroy();
 
+if (process.env.SAVE) (await import('node:fs')).writeFileSync(process.env.SAVE, JSON.stringify(result.profile));
 const { nodes, samples, timeDeltas } = result.profile;
 const byId = new Map(nodes.map((node) => [node.id, node]));
 const parent = new Map();

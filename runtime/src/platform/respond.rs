@@ -423,6 +423,12 @@ async fn answer(
         )
         .await;
         let deltas = recorder.deltas.take();
+        // The answer is queued in the body, but storing the turn closes the Durable Object's
+        // output gate until the write is durable (under workerd, a commit and an fsync of the
+        // object's SQLite file), which would hold those frames back with it. One trip through
+        // the event loop lets the platform send them first: the text reaches the client before
+        // the commit, and `done` still only after it.
+        backend.sleep(0).await;
         let (messages, summary) = match outcome {
             Outcome::Completed { messages, summary } => (messages, summary),
             #[cfg(feature = "approvals")]
