@@ -13,9 +13,11 @@
 #   the first request after a cold start (workerd started afresh, COLD_RUNS times);
 # and the wasm of every project, raw and gzip (gzip -9).
 #
-# Usage: bench/baseline.sh [tutorial|everything|size|cold|profile|profile-everything]...
+# Usage: bench/baseline.sh [tutorial|everything|size|cold|interleaved|interleaved-everything|profile|profile-everything]...
 # (default: size tutorial everything cold). `profile` prints V8's CPU profile of the tutorial
 # Worker inside workerd (bench/profile.mjs): where each turn's time goes, by function.
+# `interleaved` serves the seed and the project at once and alternates their requests
+# (bench/interleaved.mjs, INTERLEAVED_N turns each, default 3000): a steadier CPU ratio.
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
 # target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy),
 # AGENTC_BIN (an agentc binary to build the projects with, e.g. one of another commit, for a
@@ -204,6 +206,27 @@ profile() {
     rm -rf "$state" "$state.log"
 }
 
+# interleaved NAME: CPU per turn of the project's Worker and of the seed, served at once and asked
+# in turn (bench/interleaved.mjs): a ratio that the machine's other load moves far less.
+interleaved() {
+    local name=$1 dir="$work/$1" ai_pid status=0
+    project "$name" "$root/bench/projects/$name"
+    config "$name"
+    [ -f "$BASELINE_WORK/config.capnp" ] && [ -f "$BASELINE_WORK/build/seed.js" ] || {
+        echo "run '$0 tutorial' first (it sets up the baseline)" >&2
+        exit 1
+    }
+    (cd "$BASELINE_WORK" && exec node fake-ai.mjs 18700) >/dev/null 2>&1 &
+    ai_pid=$!
+    sleep 0.5
+    echo "== $name ÷ seed, interleaved (target ≤ $([ "$name" = tutorial ] && echo 0.80 || echo 1.50)×)"
+    AUTH="Bearer $FRONT_KEY" node "$root/bench/interleaved.mjs" "$(workerd_bin)" "${INTERLEAVED_N:-3000}" \
+        "seed=$BASELINE_WORK/config.capnp" "agentc=$dir/bench.capnp:$name" || status=$?
+    kill "$ai_pid" 2>/dev/null || true
+    wait "$ai_pid" 2>/dev/null || true
+    return "$status"
+}
+
 size_line() {
     local wasm="$work/$1/.agentc/worker/build/index_bg.wasm"
     printf '%-11s %9s B raw  %9s B gzip  (%s KiB gzip)  %s\n' "$1" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" \
@@ -213,6 +236,8 @@ size_line() {
 for target in "${targets[@]}"; do
     case "$target" in
         tutorial | everything) ratios "$target" ;;
+        interleaved) interleaved tutorial ;;
+        interleaved-everything) interleaved everything ;;
         profile) profile tutorial ;;
         profile-everything) profile everything ;;
         cold) cold tutorial && cold everything ;;
@@ -225,6 +250,6 @@ for target in "${targets[@]}"; do
             size_line everything
             size_line examples
             ;;
-        *) echo "unknown target $target (tutorial, everything, size, cold, profile, profile-everything)" >&2; exit 2 ;;
+        *) echo "unknown target $target (tutorial, everything, size, cold, interleaved, interleaved-everything, profile, profile-everything)" >&2; exit 2 ;;
     esac
 done
