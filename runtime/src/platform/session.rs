@@ -94,7 +94,8 @@ impl SessionObject {
             // counted exactly.
             let response = {
                 let mut limiter = self.limiter.borrow_mut();
-                let limiter = limiter.get_or_insert_with(|| Limiter::open(self.store.sql.clone()));
+                let limiter =
+                    limiter.get_or_insert_with(|| Limiter::open(self.store.raw().clone()));
                 limiter.serve(&path, &query)
             };
             // Once a whole window passes without a request, nothing counts any more: the alarm
@@ -215,7 +216,7 @@ impl SessionObject {
     /// storage is deleted and an idle caller costs nothing.
     pub async fn alarm(&self) -> worker::Result<Response> {
         let now = worker::Date::now().as_millis() as i64;
-        if let Some(at) = limiter::expiry(&self.store.sql).filter(|at| *at > now) {
+        if let Some(at) = limiter::expiry(self.store.raw()).filter(|at| *at > now) {
             self.storage.set_alarm(at - now + 1000).await?;
             return Response::empty();
         }
@@ -242,7 +243,7 @@ impl SessionObject {
         }
         let tables: Vec<Table> = self
             .store
-            .sql
+            .raw()
             .exec(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('session', 'transcript')",
                 None,
@@ -250,7 +251,7 @@ impl SessionObject {
             .to_array()?;
         for table in tables {
             let count = format!("SELECT COUNT(*) AS n FROM {}", table.name);
-            let rows: Vec<Count> = self.store.sql.exec(&count, None)?.to_array()?;
+            let rows: Vec<Count> = self.store.raw().exec(&count, None)?.to_array()?;
             if rows.first().is_some_and(|c| c.n > 0) {
                 return Ok(true);
             }
@@ -317,7 +318,7 @@ impl SessionObject {
             Admission::Allowed => self.store.set_keep(keep)?,
         }
         #[cfg(feature = "approvals")]
-        approvals::refuse_if_waiting(&self.store.sql)?;
+        approvals::refuse_if_waiting(self.store.sql())?;
         let transcript = self.store.window(agent.history_window)?;
         let window = history::window(&transcript, agent.history_window as usize);
         let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
@@ -358,7 +359,7 @@ impl SessionObject {
         if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
-        let sql = &self.store.sql;
+        let sql = self.store.sql();
         let (route, mut paused) =
             approvals::load(sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
         let call = paused.take(&call_id, approvals::now_ms())?;
@@ -448,7 +449,7 @@ impl SessionObject {
 /// The calls that wait for approval, for `GET .../sessions/{id}`: none without the feature.
 fn pending_approvals(store: &SessionStore) -> Result<serde_json::Value, ApiError> {
     #[cfg(feature = "approvals")]
-    return approvals::listed(&store.sql);
+    return approvals::listed(store.sql());
     #[cfg(not(feature = "approvals"))]
     {
         let _ = store;

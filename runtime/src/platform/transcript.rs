@@ -37,7 +37,9 @@ const OWNER_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (
 
 /// One session's storage, and what is known of it.
 pub struct SessionStore {
-    pub sql: SqlStorage,
+    raw: SqlStorage,
+    /// Whether this instance has made sure its tables exist (see [`SessionStore::sql`]).
+    ready: std::cell::Cell<bool>,
     /// The newest stored messages, once read.
     recent: RefCell<Recent>,
     known: RefCell<Known>,
@@ -53,26 +55,45 @@ struct StoredMessage {
 }
 
 impl SessionStore {
-    /// The storage of the object, its tables created if missing.
+    /// The storage of the object. Its tables are created when first used, not here: then a new
+    /// session's tables and its owner row are written by one commit (a request's statements
+    /// with no `await` between them are one transaction), not one for the tables when the
+    /// object starts and another for the row after the request's body has been read; and an
+    /// object that is only ever a rate limiter has none of them.
     pub fn open(sql: SqlStorage) -> Self {
-        for schema in [SCHEMA, OWNER_SCHEMA] {
-            if let Err(err) = sql.exec(schema, None) {
-                worker::console_error!("agentc: could not create the session's tables: {err}");
-            }
-        }
-        #[cfg(feature = "approvals")]
-        if let Err(err) = sql.exec(approvals::SCHEMA, None) {
-            worker::console_error!("agentc: could not create the paused-turn table: {err}");
-        }
         SessionStore {
-            sql,
+            raw: sql,
+            ready: std::cell::Cell::new(false),
             recent: RefCell::default(),
             known: RefCell::default(),
         }
     }
 
+    /// The storage, with the session's tables created if missing.
+    pub fn sql(&self) -> &SqlStorage {
+        if !self.ready.replace(true) {
+            for schema in [SCHEMA, OWNER_SCHEMA] {
+                if let Err(err) = self.raw.exec(schema, None) {
+                    worker::console_error!("agentc: could not create the session's tables: {err}");
+                }
+            }
+            #[cfg(feature = "approvals")]
+            if let Err(err) = self.raw.exec(approvals::SCHEMA, None) {
+                worker::console_error!("agentc: could not create the paused-turn table: {err}");
+            }
+        }
+        &self.raw
+    }
+
+    /// The storage as it is, for what is not the session's (a rate limiter's counters, and
+    /// the questions of whether there is a session at all).
+    pub fn raw(&self) -> &SqlStorage {
+        &self.raw
+    }
+
     /// Forgets what is known (the storage was deleted, or a write failed).
     pub fn reset(&self) {
+        self.ready.set(false);
         self.recent.borrow_mut().clear();
         *self.known.borrow_mut() = Known::default();
     }
@@ -83,7 +104,7 @@ impl SessionStore {
             return Ok(messages.to_vec());
         }
         let rows: Vec<StoredMessage> = self
-            .sql
+            .sql()
             .exec(
                 "SELECT * FROM (SELECT * FROM transcript ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                 vec![SqlStorageValue::from(i64::from(window))],
@@ -100,7 +121,7 @@ impl SessionStore {
     /// Every stored message, oldest first.
     pub fn all(&self) -> Result<Vec<Message>, ApiError> {
         let rows: Vec<StoredMessage> = self
-            .sql
+            .sql()
             .exec("SELECT * FROM transcript ORDER BY seq", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
@@ -126,7 +147,7 @@ impl SessionStore {
             keep: i64,
         }
         let rows: Vec<Row> = self
-            .sql
+            .sql()
             .exec("SELECT owner, keep FROM session", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
@@ -148,7 +169,7 @@ impl SessionStore {
             n: i64,
         }
         let rows: Vec<Row> = self
-            .sql
+            .sql()
             .exec("SELECT COUNT(*) AS n FROM transcript", None)
             .and_then(|cursor| cursor.to_array())
             .map_err(storage_error)?;
@@ -160,7 +181,7 @@ impl SessionStore {
     /// Creates the session row for `owner`.
     pub fn create(&self, owner: &str, keep: u32) -> Result<(), ApiError> {
         let now = worker::Date::now().as_millis() as i64;
-        self.sql
+        self.sql()
             .exec(
                 "INSERT OR REPLACE INTO session (id, owner, keep, created_at) VALUES (1, ?, ?, ?)",
                 vec![owner.into(), i64::from(keep).into(), now.into()],
@@ -175,7 +196,7 @@ impl SessionStore {
         if !self.known.borrow().keep_changes(keep) {
             return Ok(());
         }
-        self.sql
+        self.sql()
             .exec(
                 "UPDATE session SET keep = ? WHERE keep != ?",
                 vec![i64::from(keep).into(), i64::from(keep).into()],
@@ -191,10 +212,10 @@ impl SessionStore {
     pub fn forget(&self) -> Result<(), ApiError> {
         self.reset();
         for statement in ["DELETE FROM transcript", "DELETE FROM session"] {
-            self.sql.exec(statement, None).map_err(storage_error)?;
+            self.sql().exec(statement, None).map_err(storage_error)?;
         }
         #[cfg(feature = "approvals")]
-        approvals::clear(&self.sql)?;
+        approvals::clear(self.sql())?;
         Ok(())
     }
 
@@ -214,10 +235,10 @@ impl SessionStore {
         self.rows()?;
         let inserted = messages.len() as u64;
         let overflows = self.known.borrow().overflows(inserted);
-        let result = insert(&self.sql, messages).and_then(|()| {
+        let result = insert(self.sql(), messages).and_then(|()| {
             // Known not to overflow `keep`: nothing to delete.
             if overflows {
-                self.sql
+                self.sql()
                     .exec(
                         "DELETE FROM transcript WHERE seq <= (SELECT MAX(seq) FROM transcript) - COALESCE((SELECT keep FROM session), 1000000)",
                         None,
@@ -229,7 +250,7 @@ impl SessionStore {
         if let Err((err, stored)) = result {
             // The newest rows are this turn's: nothing else writes between its statements.
             if stored > 0 {
-                let undo = self.sql.exec(
+                let undo = self.sql().exec(
                     "DELETE FROM transcript WHERE seq IN (SELECT seq FROM transcript ORDER BY seq DESC LIMIT ?)",
                     vec![SqlStorageValue::from(stored as i64)],
                 );
@@ -242,7 +263,7 @@ impl SessionStore {
         self.known.borrow_mut().stored(inserted);
         // A paused turn that has now completed waits no more.
         #[cfg(feature = "approvals")]
-        approvals::clear(&self.sql)?;
+        approvals::clear(self.sql())?;
         Ok(())
     }
 }
