@@ -553,7 +553,9 @@ async fn an_idle_callers_limiter_is_deleted_after_its_window() {
     assert!(tables[0].contains(&"hits".to_owned()), "{tables:?}");
     // A session's tables are made by its first use, so a limiter has none of them.
     assert!(
-        !tables[0].iter().any(|t| t == "transcript" || t == "session"),
+        !tables[0]
+            .iter()
+            .any(|t| t == "transcript" || t == "session"),
         "a limiter holds no session tables: {tables:?}"
     );
     // Once a window has passed without a request, its alarm deletes everything it stored; a
