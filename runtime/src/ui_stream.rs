@@ -15,6 +15,13 @@
 //! does not run them), `finish-step`, `finish` (with the model, steps and token usage as
 //! `messageMetadata`), and `error` when the turn fails after the stream started. Shapes follow
 //! `ui-message-chunks.ts` of the `ai` npm package (tested with 7.0.173).
+//!
+//! A call that waits for approval ends the stream with a `tool-approval-request` for it (its
+//! `approvalId` is the call's id) and `finish`; the `UIMessage` part is then
+//! `approval-requested`. After `addToolApprovalResponse`, the client sends its messages again
+//! ending with that assistant message, its part now `approval-responded`: that request is the
+//! decision (see [`UiDecision`]), and its answer streams the rest of the turn into the same
+//! assistant message.
 
 use crate::api::{self, ApiError};
 use crate::history::{Message, Role, ToolCall};
@@ -64,6 +71,8 @@ struct Body {
 /// A `UIMessage`, as far as the server reads it.
 #[derive(Debug, Clone, Deserialize)]
 struct UiMessage {
+    #[serde(default)]
+    id: Option<String>,
     role: String,
     #[serde(default)]
     parts: Vec<Value>,
@@ -87,10 +96,55 @@ impl UiMessage {
 pub struct UiChat {
     /// The chat id: the session.
     pub session_id: String,
-    /// The last user message's text: this turn's message.
+    /// The last user message's text: this turn's message (empty for a decision).
     pub message: String,
     /// The texts of the user messages before it, oldest first, for [`check_history`].
     pub earlier_user_messages: Vec<String>,
+    /// Set when the request answers a call that waits for approval instead of sending a
+    /// message.
+    pub decision: Option<UiDecision>,
+}
+
+/// The answer to a `tool-approval-request`: the last message is the assistant's, and a tool
+/// part of its last step is `approval-responded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiDecision {
+    /// The call's id (the request's `approvalId`).
+    pub call_id: String,
+    pub approved: bool,
+    pub reason: Option<String>,
+    /// The assistant message the rest of the turn streams into.
+    pub message_id: Option<String>,
+}
+
+/// The first `approval-responded` tool part of the last step of an assistant message.
+fn decision_of(message: &UiMessage) -> Option<UiDecision> {
+    let last_step = message
+        .parts
+        .iter()
+        .rposition(|part| part.get("type").and_then(Value::as_str) == Some("step-start"))
+        .map_or(0, |at| at + 1);
+    message.parts[last_step..].iter().find_map(|part| {
+        let kind = part.get("type").and_then(Value::as_str)?;
+        if !(kind.starts_with("tool-") || kind == "dynamic-tool") {
+            return None;
+        }
+        if part.get("state").and_then(Value::as_str) != Some("approval-responded") {
+            return None;
+        }
+        let approval = part.get("approval")?;
+        Some(UiDecision {
+            call_id: approval.get("id").and_then(Value::as_str)?.to_owned(),
+            approved: approval.get("approved").and_then(Value::as_bool)?,
+            reason: approval.get("reason").and_then(Value::as_str).map(|r| {
+                crate::limits::strip_controls(r)
+                    .chars()
+                    .take(2000)
+                    .collect()
+            }),
+            message_id: message.id.clone(),
+        })
+    })
 }
 
 /// Parses and validates the AI SDK's chat body.
@@ -117,11 +171,22 @@ pub fn parse(body: &[u8]) -> Result<UiChat, ApiError> {
             "`messages` is empty: it must end with the user's new message",
         ));
     };
+    if last.role == "assistant" {
+        if let Some(decision) = decision_of(last) {
+            return Ok(UiChat {
+                session_id: body.id,
+                message: String::new(),
+                earlier_user_messages: Vec::new(),
+                decision: Some(decision),
+            });
+        }
+    }
     if last.role != "user" {
         return Err(ApiError::bad_request(
             "invalid_request",
             format!(
-                "the last of `messages` is a `{}` message; it must be the user's new message",
+                "the last of `messages` is a `{}` message; it must be the user's new message \
+                 (or the assistant's, answering a tool-approval-request)",
                 last.role
             ),
         ));
@@ -142,6 +207,7 @@ pub fn parse(body: &[u8]) -> Result<UiChat, ApiError> {
         session_id: body.id,
         message,
         earlier_user_messages,
+        decision: None,
     })
 }
 
@@ -259,6 +325,31 @@ impl<F: FnMut(String) -> bool> UiSink<F> {
                 "usage": summary.usage,
             },
         })));
+        out.push_str(DONE);
+        out
+    }
+}
+
+impl<F: FnMut(String) -> bool> UiSink<F> {
+    /// The last parts of a turn that waits for approval of the calls `call_ids` (already sent
+    /// as `tool-input-available`): a `tool-approval-request` for each, whose `approvalId` is
+    /// the call's id, then `finish` and `[DONE]`.
+    pub fn paused<'a>(&mut self, call_ids: impl IntoIterator<Item = &'a str>) -> String {
+        let mut out = String::new();
+        if let Some(id) = self.text.take() {
+            out.push_str(&frame(&json!({ "type": "text-end", "id": id })));
+        }
+        for id in call_ids {
+            out.push_str(&frame(&json!({
+                "type": "tool-approval-request",
+                "approvalId": id,
+                "toolCallId": id,
+            })));
+        }
+        out.push_str(&frame(&json!({ "type": "finish-step" })));
+        out.push_str(&frame(
+            &json!({ "type": "finish", "finishReason": "tool-calls" }),
+        ));
         out.push_str(DONE);
         out
     }
@@ -487,6 +578,7 @@ mod tests {
     #[test]
     fn earlier_messages_must_agree_with_the_stored_history() {
         let chat = |earlier: &[&str]| UiChat {
+            decision: None,
             session_id: "c".into(),
             message: "new".into(),
             earlier_user_messages: earlier.iter().map(|s| s.to_string()).collect(),
@@ -640,6 +732,103 @@ mod tests {
             parts[4]["errorText"],
             "the model stream broke (model_error)"
         );
+    }
+
+    #[test]
+    fn an_approval_response_is_a_decision_on_that_call() {
+        let answered = |state: &str, approval: Value| {
+            json!({ "id": "a-7", "role": "assistant", "parts": [
+                { "type": "step-start" },
+                { "type": "tool-book_table", "toolCallId": "call-1", "state": state,
+                  "input": { "at": "8pm" }, "approval": approval },
+            ] })
+        };
+        let chat = parse(&body(json!([
+            user("Book a table"),
+            answered(
+                "approval-responded",
+                json!({ "id": "call-1", "approved": true })
+            ),
+        ])))
+        .unwrap();
+        assert_eq!(chat.message, "");
+        assert_eq!(
+            chat.decision,
+            Some(UiDecision {
+                call_id: "call-1".into(),
+                approved: true,
+                reason: None,
+                message_id: Some("a-7".into()),
+            })
+        );
+        let denied = parse(&body(json!([
+            user("Book a table"),
+            answered(
+                "approval-responded",
+                json!({ "id": "call-1", "approved": false, "reason": "not\u{7}tonight" }),
+            ),
+        ])))
+        .unwrap()
+        .decision
+        .unwrap();
+        assert!(!denied.approved);
+        assert_eq!(denied.reason.as_deref(), Some("nottonight"));
+        // Still waiting, or answered in an earlier step: not a decision, and not a message.
+        let waiting = body(json!([
+            user("Book a table"),
+            answered("approval-requested", json!({ "id": "call-1" })),
+        ]));
+        assert!(parse(&waiting)
+            .unwrap_err()
+            .message
+            .contains("answering a tool-approval-request"));
+        let mut earlier = answered(
+            "approval-responded",
+            json!({ "id": "call-1", "approved": true }),
+        );
+        earlier["parts"].as_array_mut().unwrap().extend([
+            json!({ "type": "step-start" }),
+            json!({ "type": "text", "text": "Done." }),
+        ]);
+        assert!(parse(&body(json!([user("Book a table"), earlier]))).is_err());
+    }
+
+    #[test]
+    fn a_turn_waiting_for_approval_ends_with_an_approval_request() {
+        let mut out = String::new();
+        let call = ToolCall {
+            id: "call-1".into(),
+            name: "book_table".into(),
+            arguments: json!({ "at": "8pm" }),
+        };
+        let mut sink = UiSink::new(|f: String| {
+            out.push_str(&f);
+            true
+        });
+        sink.start("m");
+        sink.event(TurnEvent::Delta("Let me book it."));
+        sink.event(TurnEvent::ToolCall(&call));
+        let end = sink.paused(["call-1"]);
+        out.push_str(&end);
+        let parts = parts(&out);
+        assert_eq!(
+            types(&parts),
+            [
+                "start",
+                "start-step",
+                "text-start",
+                "text-delta",
+                "text-end",
+                "tool-input-available",
+                "tool-approval-request",
+                "finish-step",
+                "finish",
+                "[DONE]"
+            ]
+        );
+        assert_eq!(parts[6]["approvalId"], "call-1");
+        assert_eq!(parts[6]["toolCallId"], "call-1");
+        assert_eq!(parts[8]["finishReason"], "tool-calls");
     }
 
     #[test]

@@ -5,8 +5,16 @@
 // for each message, the chunks the transport read, the response headers and the chat's status
 // and error after it, then the chat's messages. With AGENTC_INITIAL_URL set, the chat starts
 // from the `messages` that URL answers (as an app does after a reload); AGENTC_API_KEY is sent as
-// `Authorization: Bearer`.
-import { AbstractChat, DefaultChatTransport } from "ai";
+// `Authorization: Bearer`. With AGENTC_APPROVAL set (`approve`, or `deny:REASON`), a turn that
+// ends asking for approval of a call is answered with `addToolApprovalResponse`, and the request
+// the chat then sends by itself (`sendAutomaticallyWhen:
+// lastAssistantMessageIsCompleteWithApprovalResponses`, as an app sets it) is recorded as one
+// more turn.
+import {
+  AbstractChat,
+  DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
+} from "ai";
 
 const [api, chatId, ...texts] = process.argv.slice(2);
 
@@ -65,12 +73,14 @@ if (process.env.AGENTC_INITIAL_URL) {
   if (!response.ok) throw new Error("GET " + process.env.AGENTC_INITIAL_URL + ": " + response.status);
   initial = (await response.json()).messages;
 }
-const chat = new Chat({ id: chatId, transport, messages: initial });
+const chat = new Chat({
+  id: chatId,
+  transport,
+  messages: initial,
+  sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
+});
 const turns = [];
-for (const text of texts) {
-  chunks = [];
-  headers = {};
-  await chat.sendMessage({ text });
+const record = () =>
   turns.push({
     sent_messages: sent && sent.messages.length,
     sent_keys: sent && Object.keys(sent).sort(),
@@ -79,5 +89,30 @@ for (const text of texts) {
     status: chat.status,
     error: chat.error ? String(chat.error.message) : null,
   });
+/** The approval a part of the last message waits for, if any. */
+const waiting = () =>
+  chat.messages.at(-1)?.parts.find((p) => p.state === "approval-requested")?.approval;
+for (const text of texts) {
+  chunks = [];
+  headers = {};
+  await chat.sendMessage({ text });
+  const approval = process.env.AGENTC_APPROVAL && waiting();
+  if (approval) {
+    record();
+    chunks = [];
+    headers = {};
+    sent = null;
+    const [verdict, reason] = process.env.AGENTC_APPROVAL.split(/:(.*)/s);
+    await chat.addToolApprovalResponse({ id: approval.id, approved: verdict === "approve", reason });
+    // The chat sends the answer by itself; wait until that request is done.
+    const started = Date.now();
+    while (!(sent && chat.status === "ready") && chat.status !== "error") {
+      if (Date.now() - started > 30000) throw new Error("the chat never sent the approval");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    record();
+    continue;
+  }
+  record();
 }
 console.log(JSON.stringify({ turns, messages: chat.messages }));

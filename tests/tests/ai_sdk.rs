@@ -18,6 +18,22 @@ async fn run_chat_from(
     texts: &[&str],
     initial: Option<String>,
 ) -> Value {
+    let envs = initial.map(|url| ("AGENTC_INITIAL_URL", url));
+    run_script(stack, chat_id, texts, envs).await
+}
+
+/// The same, answering a request for approval with `verdict` (`approve` or `deny:REASON`).
+async fn run_chat_answering(stack: &Stack, chat_id: &str, texts: &[&str], verdict: &str) -> Value {
+    let envs = [("AGENTC_APPROVAL", verdict.to_owned())];
+    run_script(stack, chat_id, texts, envs).await
+}
+
+async fn run_script(
+    stack: &Stack,
+    chat_id: &str,
+    texts: &[&str],
+    envs: impl IntoIterator<Item = (&'static str, String)>,
+) -> Value {
     let script = repo_root().join("tests/js/ai_sdk.mjs");
     assert!(
         repo_root().join("node_modules/ai/package.json").is_file(),
@@ -29,7 +45,7 @@ async fn run_chat_from(
         .env("AGENTC_API_KEY", TEST_API_KEYS[0])
         .arg(chat_id)
         .args(texts)
-        .envs(initial.map(|url| ("AGENTC_INITIAL_URL", url)))
+        .envs(envs)
         .output()
         .await
         .expect("node runs (Node.js 20 or later is needed)");
@@ -315,4 +331,120 @@ async fn a_use_chat_request_from_an_allowed_origin_gets_cors_headers() {
     // An origin the agent does not declare gets no allow header (the browser refuses it).
     let refused = post("https://evil.test").await.unwrap();
     assert_eq!(refused.headers().get("access-control-allow-origin"), None);
+}
+
+/// The bookings the fixture API received.
+fn bookings(stack: &Stack) -> Vec<String> {
+    stack
+        .fixture
+        .received()
+        .into_iter()
+        .filter(|r| r.host == "api.shop.test" && r.target == "/bookings")
+        .map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_chat_asks_for_approval_and_the_call_runs_once_approved() {
+    let stack = Stack::start(json!({ "replies": [
+        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "20:00" } }] },
+        { "text": "Booked for 20:00." },
+    ]}))
+    .await;
+    let result =
+        run_chat_answering(&stack, "react-book-1", &["Book a table at 8pm"], "approve").await;
+    let turns = result["turns"].as_array().unwrap();
+    assert_eq!(
+        turns.len(),
+        2,
+        "the question, then the answer the chat sent by itself"
+    );
+
+    // The turn stops at the call, asking for approval in the SDK's own part.
+    let asking = types(&turns[0]);
+    assert_eq!(turns[0]["status"], "ready", "{}", turns[0]);
+    let input = asking.iter().position(|t| *t == "tool-input-available");
+    let request = asking.iter().position(|t| *t == "tool-approval-request");
+    assert!(input.is_some() && input < request, "{asking:?}");
+    assert_eq!(asking.last(), Some(&"finish"));
+    let chunk = &turns[0]["chunks"][request.unwrap()];
+    let call_id = chunk["toolCallId"].as_str().unwrap().to_owned();
+    assert_eq!(chunk["approvalId"], call_id.as_str());
+
+    // `addToolApprovalResponse` made the chat send its messages again, ending with the answer.
+    let answered = &turns[1];
+    assert_eq!(answered["status"], "ready", "{answered}");
+    assert_eq!(answered["error"], Value::Null, "{answered}");
+    assert_eq!(answered["sent_messages"], 2);
+    assert!(answered["sent_keys"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("messageId")));
+    let went_on = types(answered);
+    let output = went_on
+        .iter()
+        .position(|t| *t == "tool-output-available")
+        .unwrap_or_else(|| panic!("{went_on:?}"));
+    assert_eq!(answered["chunks"][output]["toolCallId"], call_id.as_str());
+    let text: String = answered["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "text-delta")
+        .map(|c| c["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Booked for 20:00.");
+
+    // The booking was made once, after the approval.
+    assert_eq!(bookings(&stack), [r#"{"time":"20:00"}"#]);
+    // useChat holds one assistant message: the call with its output, then the answer.
+    let chat = result["messages"].as_array().unwrap();
+    let roles: Vec<&str> = chat.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant"]);
+    let parts = chat[1]["parts"].as_array().unwrap();
+    let tool = parts
+        .iter()
+        .find(|p| p["type"] == "tool-book_table")
+        .unwrap_or_else(|| panic!("no tool part in {parts:?}"));
+    assert_eq!(tool["state"], "output-available", "{tool}");
+    assert_eq!(tool["approval"]["approved"], true);
+    assert!(parts
+        .iter()
+        .any(|p| p["type"] == "text" && p["text"] == "Booked for 20:00."));
+    let stored = history(&stack, "react-book-1").await;
+    let roles: Vec<&str> = stored.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_denied_in_use_chat_never_runs_and_the_model_hears_why() {
+    let stack = Stack::start(json!({ "replies": [
+        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "20:00" } }] },
+        { "text": "All right, no booking." },
+    ]}))
+    .await;
+    let result = run_chat_answering(
+        &stack,
+        "react-book-2",
+        &["Book a table at 8pm"],
+        "deny:not tonight",
+    )
+    .await;
+    let turns = result["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2, "{result}");
+    let answered = &turns[1];
+    assert_eq!(answered["status"], "ready", "{answered}");
+    let went_on = types(answered);
+    assert!(went_on.contains(&"tool-output-error"), "{went_on:?}");
+    assert!(bookings(&stack).is_empty(), "a denied call never runs");
+    // The model's next step was told the call was refused, and why.
+    let requests = stack.model_requests();
+    assert_eq!(requests.len(), 2);
+    let told = requests[1].inputs["messages"].to_string();
+    assert!(told.contains("not tonight"), "{told}");
+    let chat = result["messages"].as_array().unwrap();
+    let parts = chat.last().unwrap()["parts"].as_array().unwrap();
+    assert!(parts
+        .iter()
+        .any(|p| p["type"] == "text" && p["text"] == "All right, no booking."));
 }

@@ -438,16 +438,7 @@ async fn answer(
                     .pause(&mut after, &paused, &label, model, &trace)
                     .await
                 {
-                    Ok(summary) => match &format {
-                        Format::CompletionChunks(completion) => {
-                            completion.finish_tool_calls(&paused.pending, &summary)
-                        }
-                        _ => paused
-                            .pending
-                            .iter()
-                            .map(approval::required_frame)
-                            .collect(),
-                    },
+                    Ok(summary) => sink.paused(&paused.pending, &summary),
                     Err(err) => {
                         sink.event(TurnEvent::Error {
                             code: "storage_error",
@@ -491,6 +482,13 @@ async fn answer(
 trait Framing: Sink {
     /// The frame that ends a completed turn; `session_id` is the session it was stored in.
     fn done(&mut self, summary: &Summary, session_id: Option<&str>) -> String;
+
+    /// The frames that end a turn waiting for approval of the `pending` calls (stored):
+    /// this API's `approval_required` event for each.
+    #[cfg(feature = "approvals")]
+    fn paused(&mut self, pending: &[PendingCall], _summary: &Summary) -> String {
+        pending.iter().map(approval::required_frame).collect()
+    }
 }
 
 impl<F: FnMut(String) -> bool> Framing for AgentSink<F> {
@@ -503,12 +501,23 @@ impl<F: FnMut(String) -> bool> Framing for StreamSink<'_, F> {
     fn done(&mut self, summary: &Summary, _session_id: Option<&str>) -> String {
         self.completion.finish(summary)
     }
+
+    #[cfg(feature = "approvals")]
+    fn paused(&mut self, pending: &[PendingCall], summary: &Summary) -> String {
+        self.completion.finish_tool_calls(pending, summary)
+    }
 }
 
 #[cfg(feature = "ui-stream")]
 impl<F: FnMut(String) -> bool> Framing for UiSink<F> {
     fn done(&mut self, summary: &Summary, _session_id: Option<&str>) -> String {
         self.finish(summary)
+    }
+
+    /// A `tool-approval-request` per waiting call (see [`crate::ui_stream`]).
+    #[cfg(feature = "approvals")]
+    fn paused(&mut self, pending: &[PendingCall], _summary: &Summary) -> String {
+        UiSink::paused(self, pending.iter().map(|p| p.call.id.as_str()))
     }
 }
 

@@ -168,7 +168,20 @@ impl SessionObject {
                         let session_id = query("session_id").unwrap_or_default();
                         let call_id = query("call_id").unwrap_or_default();
                         let owner = query("owner").unwrap_or_default();
-                        self.decide(agent, session_id, &owner, call_id, &body).await
+                        match approval::parse_decision(&body) {
+                            Ok(decision) => {
+                                self.decide(
+                                    agent,
+                                    session_id,
+                                    &owner,
+                                    call_id,
+                                    decision,
+                                    Format::Events,
+                                )
+                                .await
+                            }
+                            Err(err) => Err(err),
+                        }
                     }
                     None => Err(ApiError::internal(
                         "the session was asked for an unknown agent",
@@ -283,7 +296,40 @@ impl SessionObject {
         admitted: Admitted,
     ) -> Result<Response, ApiError> {
         let random = (worker::js_sys::Math::random() * 1e16) as u64;
-        let format = Format::UiStream(format!("msg-{random:x}"));
+        let fresh = || format!("msg-{random:x}");
+        // An answer to a `tool-approval-request`: the turn goes on in the same assistant message.
+        if let Some(answer) = &chat.decision {
+            #[cfg(feature = "approvals")]
+            {
+                let decision = if answer.approved {
+                    approval::Decision::Approve
+                } else {
+                    approval::Decision::Deny {
+                        reason: answer.reason.clone(),
+                    }
+                };
+                let format = Format::UiStream(answer.message_id.clone().unwrap_or_else(fresh));
+                return self
+                    .decide(
+                        agent,
+                        chat.session_id.clone(),
+                        &admitted.owner,
+                        answer.call_id.clone(),
+                        decision,
+                        format,
+                    )
+                    .await;
+            }
+            #[cfg(not(feature = "approvals"))]
+            return Err(ApiError::bad_request(
+                "no_pending_approval",
+                format!(
+                    "no call `{}` waits for approval: this agent's tools never wait",
+                    answer.call_id
+                ),
+            ));
+        }
+        let format = Format::UiStream(fresh());
         let (session_id, message) = (chat.session_id.clone(), chat.message.clone());
         self.checked_turn(agent, session_id, message, format, admitted, Some(&chat))
             .await
@@ -352,9 +398,9 @@ impl SessionObject {
         session_id: String,
         owner: &str,
         call_id: String,
-        body: &[u8],
+        decision: approval::Decision,
+        format: Format,
     ) -> Result<Response, ApiError> {
-        let decision = approval::parse_decision(body)?;
         let guard = self.turn_lock.clone().lock_owned().await;
         if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
@@ -383,14 +429,7 @@ impl SessionObject {
             call,
             decision,
         };
-        respond::resume(
-            self.env.clone(),
-            request,
-            resumed,
-            Format::Events,
-            Some(storage),
-        )
-        .await
+        respond::resume(self.env.clone(), request, resumed, format, Some(storage)).await
     }
 
     /// The stored messages, when `owner` may read them; `ui`: as the AI SDK's `UIMessage`s.
