@@ -423,7 +423,9 @@ fn tool_output(call: &ToolCall, result: &Result<Value, String>) -> Value {
 /// calls, their results, its answer) is one assistant message whose steps begin with a
 /// `step-start` part, with a `tool-{name}` part (`output-available`) per call. Ids are the
 /// session id and the index of the first stored message.
-pub fn ui_messages(session_id: &str, stored: &[Message]) -> Vec<Value> {
+/// Calls in `waiting` (the ids of calls that wait for approval) are `approval-requested` parts
+/// whose approval id is the call's.
+pub fn ui_messages(session_id: &str, stored: &[Message], waiting: &[String]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     // The assistant message being built, and whether its last step ended with tool results.
     let mut turn: Option<(Value, bool)> = None;
@@ -455,13 +457,18 @@ pub fn ui_messages(session_id: &str, stored: &[Message]) -> Vec<Value> {
                     parts.push(json!({ "type": "text", "text": message.content, "state": "done" }));
                 }
                 for call in &message.tool_calls {
-                    parts.push(json!({
+                    let mut part = json!({
                         "type": format!("tool-{}", call.name),
                         "toolCallId": call.id,
                         "state": "input-available",
                         "input": call.arguments,
                         "providerExecuted": true,
-                    }));
+                    });
+                    if waiting.contains(&call.id) {
+                        part["state"] = Value::from("approval-requested");
+                        part["approval"] = json!({ "id": call.id });
+                    }
+                    parts.push(part);
                 }
                 if message.tool_calls.is_empty() {
                     flush(&mut turn, &mut out);
@@ -846,7 +853,7 @@ mod tests {
             Message::new(Role::User, "Thanks"),
             Message::new(Role::Assistant, "You're welcome."),
         ];
-        let ui = ui_messages("s", &stored);
+        let ui = ui_messages("s", &stored, &[]);
         assert_eq!(ui.len(), 4);
         assert_eq!(
             ui[0],
@@ -864,7 +871,15 @@ mod tests {
         );
         assert_eq!(ui[3]["id"], "s-5");
         assert_eq!(ui[3]["parts"][1]["text"], "You're welcome.");
-        assert!(ui_messages("s", &[]).is_empty());
+        assert!(ui_messages("s", &[], &[]).is_empty());
+        // A call that waits for approval (a paused turn's messages) is asked for again.
+        let asking = [
+            Message::new(Role::User, "Weather in Paris?"),
+            Message::tool_calls("", vec![call]),
+        ];
+        let ui = ui_messages("s", &asking, &["c1".to_owned()]);
+        assert_eq!(ui[1]["parts"][1]["state"], "approval-requested");
+        assert_eq!(ui[1]["parts"][1]["approval"], json!({ "id": "c1" }));
     }
 
     #[test]

@@ -92,27 +92,28 @@ const record = () =>
 /** The approval a part of the last message waits for, if any. */
 const waiting = () =>
   chat.messages.at(-1)?.parts.find((p) => p.state === "approval-requested")?.approval;
+/** Answers the waiting approval; the chat sends the answer by itself: waits until it is done. */
+async function answer(approval) {
+  chunks = [];
+  headers = {};
+  sent = null;
+  const [verdict, reason] = process.env.AGENTC_APPROVAL.split(/:(.*)/s);
+  await chat.addToolApprovalResponse({ id: approval.id, approved: verdict === "approve", reason });
+  const started = Date.now();
+  while (!(sent && chat.status === "ready") && chat.status !== "error") {
+    if (Date.now() - started > 30000) throw new Error("the chat never sent the approval");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  record();
+}
+// A chat reloaded while a call waits starts by answering it.
+if (process.env.AGENTC_APPROVAL && waiting()) await answer(waiting());
 for (const text of texts) {
   chunks = [];
   headers = {};
   await chat.sendMessage({ text });
-  const approval = process.env.AGENTC_APPROVAL && waiting();
-  if (approval) {
-    record();
-    chunks = [];
-    headers = {};
-    sent = null;
-    const [verdict, reason] = process.env.AGENTC_APPROVAL.split(/:(.*)/s);
-    await chat.addToolApprovalResponse({ id: approval.id, approved: verdict === "approve", reason });
-    // The chat sends the answer by itself; wait until that request is done.
-    const started = Date.now();
-    while (!(sent && chat.status === "ready") && chat.status !== "error") {
-      if (Date.now() - started > 30000) throw new Error("the chat never sent the approval");
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    record();
-    continue;
-  }
   record();
+  const approval = process.env.AGENTC_APPROVAL && waiting();
+  if (approval) await answer(approval);
 }
 console.log(JSON.stringify({ turns, messages: chat.messages }));

@@ -22,9 +22,17 @@ async fn run_chat_from(
     run_script(stack, chat_id, texts, envs).await
 }
 
-/// The same, answering a request for approval with `verdict` (`approve` or `deny:REASON`).
-async fn run_chat_answering(stack: &Stack, chat_id: &str, texts: &[&str], verdict: &str) -> Value {
-    let envs = [("AGENTC_APPROVAL", verdict.to_owned())];
+/// The same, answering a request for approval with `verdict` (`approve` or `deny:REASON`), the
+/// chat starting from the messages `initial` (a URL) answers, if given.
+async fn run_chat_answering(
+    stack: &Stack,
+    chat_id: &str,
+    texts: &[&str],
+    verdict: &str,
+    initial: Option<String>,
+) -> Value {
+    let mut envs = vec![("AGENTC_APPROVAL", verdict.to_owned())];
+    envs.extend(initial.map(|url| ("AGENTC_INITIAL_URL", url)));
     run_script(stack, chat_id, texts, envs).await
 }
 
@@ -351,8 +359,14 @@ async fn use_chat_asks_for_approval_and_the_call_runs_once_approved() {
         { "text": "Booked for 20:00." },
     ]}))
     .await;
-    let result =
-        run_chat_answering(&stack, "react-book-1", &["Book a table at 8pm"], "approve").await;
+    let result = run_chat_answering(
+        &stack,
+        "react-book-1",
+        &["Book a table at 8pm"],
+        "approve",
+        None,
+    )
+    .await;
     let turns = result["turns"].as_array().unwrap();
     assert_eq!(
         turns.len(),
@@ -428,6 +442,7 @@ async fn a_call_denied_in_use_chat_never_runs_and_the_model_hears_why() {
         "react-book-2",
         &["Book a table at 8pm"],
         "deny:not tonight",
+        None,
     )
     .await;
     let turns = result["turns"].as_array().unwrap();
@@ -447,4 +462,46 @@ async fn a_call_denied_in_use_chat_never_runs_and_the_model_hears_why() {
     assert!(parts
         .iter()
         .any(|p| p["type"] == "text" && p["text"] == "All right, no booking."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_reloaded_while_a_call_waits_shows_it_waiting_and_can_approve_it() {
+    let stack = Stack::start(json!({ "replies": [
+        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "19:30" } }] },
+        { "text": "Booked for 19:30." },
+    ]}))
+    .await;
+    // The app asks, and is closed before anyone answers.
+    let first = run_chat(&stack, "react-book-3", &["Book a table at 7:30pm"]).await;
+    assert!(types(&first["turns"][0]).contains(&"tool-approval-request"));
+    // After a reload the stored conversation shows the call waiting.
+    let initial = format!(
+        "{}/agents/webchat/sessions/react-book-3?format=ui",
+        stack.base
+    );
+    let reloaded: Value = stack
+        .client
+        .get(&initial)
+        .header("authorization", bearer())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parts = reloaded["messages"][1]["parts"].as_array().unwrap();
+    let tool = parts
+        .iter()
+        .find(|p| p["type"] == "tool-book_table")
+        .unwrap();
+    assert_eq!(tool["state"], "approval-requested", "{reloaded}");
+    assert!(bookings(&stack).is_empty());
+    // The reloaded chat answers it, and the turn goes on.
+    let result = run_chat_answering(&stack, "react-book-3", &[], "approve", Some(initial)).await;
+    let turn = &result["turns"][0];
+    assert_eq!(turn["status"], "ready", "{turn}");
+    assert!(types(turn).contains(&"tool-output-available"), "{turn}");
+    assert_eq!(bookings(&stack), [r#"{"time":"19:30"}"#]);
+    let stored = history(&stack, "react-book-3").await;
+    assert_eq!(stored.last().unwrap().1, "Booked for 19:30.");
 }

@@ -451,7 +451,22 @@ impl SessionObject {
         }
         #[cfg(feature = "ui-stream")]
         let body = if ui {
-            let messages = ui_stream::ui_messages(&session_id, &messages);
+            // A turn that waits for approval is part of what the app shows after a reload: its
+            // messages, the waiting calls `approval-requested`.
+            #[cfg(feature = "approvals")]
+            let (messages, waiting) = match approvals::waiting(self.store.sql())? {
+                Some((_, paused)) => {
+                    let waiting: Vec<String> =
+                        paused.pending.iter().map(|p| p.call.id.clone()).collect();
+                    let mut messages = messages;
+                    messages.extend(paused.messages);
+                    (messages, waiting)
+                }
+                None => (messages, Vec::new()),
+            };
+            #[cfg(not(feature = "approvals"))]
+            let waiting: Vec<String> = Vec::new();
+            let messages = ui_stream::ui_messages(&session_id, &messages, &waiting);
             serde_json::json!({ "id": session_id, "messages": messages })
         } else {
             serde_json::json!({
