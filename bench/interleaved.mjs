@@ -40,12 +40,14 @@ function target(spec, port) {
   } else {
     throw new Error(`unknown target ${spec}`);
   }
+  // workerd's output (the Worker's log lines among it) goes to a file, shown if the target fails.
+  const log = `${state}.log`;
   const proc = spawn(workerd, ['serve', config, '--experimental', '-e', 'fake-ai=127.0.0.1:18700', ...args], {
     cwd: path.dirname(config),
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', fs.openSync(log, 'w'), fs.openSync(log, 'a')],
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  return { spec, proc, state, port, route, key, agent };
+  return { spec, proc, state, log, port, route, key, agent };
 }
 
 function turn(t, i) {
@@ -99,10 +101,17 @@ try {
   console.log(`all:     A ${(total[0] / 5).toFixed(0).padStart(6)}  B ${(total[1] / 5).toFixed(0).padStart(6)}  B/A ${(total[1] / total[0]).toFixed(2)}×`);
 } catch (err) {
   console.error(err.message);
+  for (const t of targets) {
+    const lines = fs.readFileSync(t.log, 'utf8').trim().split('\n').slice(-10).join('\n');
+    if (lines) console.error(`-- ${t.spec}, workerd's last lines:\n${lines}`);
+  }
   failed = true;
 } finally {
   for (const t of targets) t.proc.kill();
   await new Promise((r) => setTimeout(r, 300));
-  for (const t of targets) fs.rmSync(t.state, { recursive: true, force: true });
+  for (const t of targets) {
+    fs.rmSync(t.state, { recursive: true, force: true });
+    fs.rmSync(t.log, { force: true });
+  }
 }
 process.exit(failed ? 1 : 0);
