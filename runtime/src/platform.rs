@@ -2,6 +2,8 @@
 //! limiters, the Cache API and the AI binding. Everything here is glue between `worker` types and
 //! the host-tested logic.
 
+#[cfg(any(feature = "http-tools", feature = "mcp"))]
+mod abort;
 mod ai;
 mod analytics;
 #[cfg(feature = "approvals")]

@@ -6,9 +6,11 @@
 // It listens on an ephemeral loopback port and prints `listening on PORT` once ready. Every
 // MCP request must carry `Authorization: Bearer SECRET` (else 401). Sessions are stateful
 // (`Mcp-Session-Id`); replies are SSE streams, or plain JSON with `--json`. Tools: `add`,
-// `multiply`, `divide` (an `isError` result for a zero divisor) and `wipe`, which agents are
-// not meant to be offered. `GET /calls` (no token needed) lists every tool call that ran, so
-// tests can see what did and did not run on the server.
+// `multiply`, `divide` (an `isError` result for a zero divisor), `wipe`, which agents are
+// not meant to be offered, and `slow`, which answers after 20 s. `GET /calls` (no token needed)
+// lists every tool call that ran, so tests can see what did and did not run on the server;
+// `GET /requests` lists every MCP POST with its JSON-RPC method and tool and whether the client
+// went away before the reply ended (`aborted`).
 
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -47,7 +49,15 @@ const TOOLS = [
     description: "Deletes everything.",
     inputSchema: { type: "object", properties: {} },
   },
+  {
+    name: "slow",
+    description: "Answers after 20 seconds.",
+    inputSchema: { type: "object", properties: {} },
+  },
 ];
+
+/** Every MCP POST: `{ method, tool, aborted }`. */
+const requests = [];
 
 /** Every tool call that ran: `{ name, arguments, session }`. */
 const calls = [];
@@ -72,6 +82,9 @@ function newServer() {
         return { content: text(a / b) };
       case "wipe":
         return { content: text("everything is gone") };
+      case "slow":
+        await new Promise((resolve) => setTimeout(resolve, 20000));
+        return { content: text("finally") };
       default:
         throw new Error(`unknown tool ${name}`);
     }
@@ -97,6 +110,11 @@ const http = createServer(async (req, res) => {
       res.end(JSON.stringify(calls));
       return;
     }
+    if (url.pathname === "/requests" && req.method === "GET") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(requests));
+      return;
+    }
     if (url.pathname !== "/mcp") {
       res.writeHead(404).end();
       return;
@@ -107,6 +125,13 @@ const http = createServer(async (req, res) => {
       return;
     }
     const body = req.method === "POST" ? await readJson(req) : undefined;
+    if (body && !Array.isArray(body)) {
+      const seen = { method: body.method, tool: body.params?.name ?? null, aborted: false };
+      requests.push(seen);
+      res.on("close", () => {
+        if (!res.writableFinished) seen.aborted = true;
+      });
+    }
     const id = req.headers["mcp-session-id"];
     let transport = id ? sessions.get(id) : undefined;
     if (!transport) {

@@ -59,7 +59,16 @@ impl McpServer {
 
     /// Every tool call that ran on the server: `{name, arguments, session}`.
     pub async fn calls(&self) -> Vec<Value> {
-        let url = format!("http://{}/calls", self.addr);
+        self.get("calls").await
+    }
+
+    /// Every MCP POST the server received: `{method, tool, aborted}`.
+    pub async fn requests(&self) -> Vec<Value> {
+        self.get("requests").await
+    }
+
+    async fn get(&self, path: &str) -> Vec<Value> {
+        let url = format!("http://{}/{path}", self.addr);
         let body: Value = reqwest::get(url)
             .await
             .expect("the MCP server answers")
@@ -420,7 +429,7 @@ async fn agentc_mcp_pull_records_the_servers_tools_and_check_then_knows_them() {
         .expect("the pull succeeds");
     assert_eq!(pulled.written.len(), 1);
     assert_eq!(
-        pulled.written[0].1, 4,
+        pulled.written[0].1, 5,
         "every tool of the server is recorded"
     );
     let lock = std::fs::read_to_string(root.join("agents/calc.mcp-lock.json")).unwrap();
@@ -442,4 +451,73 @@ async fn agentc_mcp_pull_records_the_servers_tools_and_check_then_knows_them() {
             && rendered.contains("did you mean `multiply`?"),
         "{rendered}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_past_the_servers_timeout_is_aborted_and_not_retried() {
+    // The model's answer after the failed call holds after its first piece, so the turn is
+    // still running while the server is asked what became of the call.
+    let stack = Stack::start(json!({ "replies": [
+        call("calc_slow", json!({})),
+        { "chunks": ["The tool ", "did not answer in time."], "hold_after": 1 },
+    ]}))
+    .await;
+    // A server that answers in plain JSON sends nothing before its answer: only aborting the
+    // request closes it (a streamed reply is also closed by cancelling its body).
+    let server = McpServer::start(true).await;
+    stack.fixture.forward("127.0.0.1:18933", server.addr);
+    let response = stack.chat("mcp_slow", "Run the slow tool", "slow").await;
+    assert_eq!(response.status(), 200);
+    let mut stream = EventStream::new(response);
+    let mut events = Vec::new();
+    while events.last().is_none_or(|e: &Event| e.name != "delta") {
+        events.push(
+            stream
+                .next()
+                .await
+                .expect("the turn goes on after the call"),
+        );
+    }
+    let result = event(&events, "tool_result");
+    assert_eq!(result["ok"], false, "{result}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1000 ms"),
+        "{result}"
+    );
+    // The call was sent once, and the Worker closed its request when it gave up, not when the
+    // turn ended: the turn still waits on the model (the server would answer after 20 s).
+    let asked = std::time::Instant::now();
+    let call = loop {
+        let requests = server.requests().await;
+        let calls: Vec<&Value> = requests
+            .iter()
+            .filter(|r| r["method"] == "tools/call")
+            .collect();
+        assert_eq!(calls.len(), 1, "sent once: {requests:?}");
+        if calls[0]["aborted"] == true {
+            break calls[0].clone();
+        }
+        // The harness's patience for any event, not a speed asserted.
+        assert!(
+            asked.elapsed() < agentc_tests::EVENT_TIMEOUT,
+            "the timed-out call's request is still open while the turn goes on: {calls:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(call["tool"], "slow");
+    stack
+        .localai
+        .localai()
+        .release()
+        .expect("release the held stream");
+    events.extend(stream.collect_all().await);
+    assert_eq!(
+        names(&events),
+        ["tool_call", "tool_result", "delta", "done"]
+    );
+    assert_eq!(answer(&events), "The tool did not answer in time.");
+    assert_eq!(server.calls().await.len(), 1);
 }

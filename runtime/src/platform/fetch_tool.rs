@@ -1,11 +1,12 @@
 //! HTTP tools on Workers: render the request from templates, refuse private destinations,
 //! fetch without following redirects, and cap what is read of the answer.
 
+use super::abort::AbortOnDrop;
 use crate::agent::HttpToolSpec;
 use crate::tools::{ssrf, template};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// Runs one HTTP tool call with checked arguments.
 pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Value, String> {
@@ -54,7 +55,7 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
     }
     let request = Request::new_with_init(url.as_str(), &init).map_err(|err| err.to_string())?;
     // Dropping the call (its timeout, or the client leaving) aborts the request.
-    let abort = AbortOnDrop(Some(AbortController::default()));
+    let abort = AbortOnDrop::new();
     let mut response = Fetch::Request(request)
         .send_with_signal(&abort.signal())
         .await
@@ -90,24 +91,6 @@ pub async fn run(env: &Env, spec: &HttpToolSpec, arguments: &Value) -> Result<Va
         result["truncated"] = json!(true);
     }
     Ok(result)
-}
-
-/// Aborts a fetch when its call is dropped unfinished, so a timed-out request does not go on in
-/// the background (aborting a finished one does nothing).
-struct AbortOnDrop(Option<AbortController>);
-
-impl AbortOnDrop {
-    fn signal(&self) -> worker::AbortSignal {
-        self.0.as_ref().expect("aborted only on drop").signal()
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(controller) = self.0.take() {
-            controller.abort();
-        }
-    }
 }
 
 fn method(name: &str) -> Result<Method, String> {

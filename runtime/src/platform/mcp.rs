@@ -1,5 +1,6 @@
 //! MCP on Workers: the client's [`Transport`] over `fetch`, and the isolate's [`Registry`].
 
+use super::abort::AbortOnDrop;
 use crate::agent::{McpToolSpec, ToolSpec};
 use crate::mcp::{Registry, Reply, Transport};
 use futures_util::StreamExt;
@@ -41,8 +42,10 @@ impl Transport for FetchTransport<'_> {
             .with_redirect(RequestRedirect::Manual)
             .with_body(Some(body.into()));
         let request = Request::new_with_init(url, &init).map_err(|err| err.to_string())?;
+        // Dropped by the call's timeout before the reply is read, the request is aborted.
+        let abort = AbortOnDrop::new();
         let mut response = Fetch::Request(request)
-            .send()
+            .send_with_signal(&abort.signal())
             .await
             .map_err(|err| format!("the request failed: {err}"))?;
         let header = |name: &str| response.headers().get(name).ok().flatten();
