@@ -352,13 +352,19 @@ fn bookings(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// A stack whose model asks to book a table at `time`, then, given the call's outcome, answers
+/// `text`.
+async fn booking_stack(time: &str, text: &str) -> Stack {
+    Stack::start(json!({ "replies": [
+        { "tool_calls": [{ "name": "book_table", "arguments": { "time": time } }] },
+        { "text": text },
+    ]}))
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn use_chat_asks_for_approval_and_the_call_runs_once_approved() {
-    let stack = Stack::start(json!({ "replies": [
-        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "20:00" } }] },
-        { "text": "Booked for 20:00." },
-    ]}))
-    .await;
+    let stack = booking_stack("20:00", "Booked for 20:00.").await;
     let result = run_chat_answering(
         &stack,
         "react-book-1",
@@ -432,11 +438,7 @@ async fn use_chat_asks_for_approval_and_the_call_runs_once_approved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_denied_in_use_chat_never_runs_and_the_model_hears_why() {
-    let stack = Stack::start(json!({ "replies": [
-        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "20:00" } }] },
-        { "text": "All right, no booking." },
-    ]}))
-    .await;
+    let stack = booking_stack("20:00", "All right, no booking.").await;
     let result = run_chat_answering(
         &stack,
         "react-book-2",
@@ -466,11 +468,7 @@ async fn a_call_denied_in_use_chat_never_runs_and_the_model_hears_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_reloaded_while_a_call_waits_shows_it_waiting_and_can_approve_it() {
-    let stack = Stack::start(json!({ "replies": [
-        { "tool_calls": [{ "name": "book_table", "arguments": { "time": "19:30" } }] },
-        { "text": "Booked for 19:30." },
-    ]}))
-    .await;
+    let stack = booking_stack("19:30", "Booked for 19:30.").await;
     // The app asks, and is closed before anyone answers.
     let first = run_chat(&stack, "react-book-3", &["Book a table at 7:30pm"]).await;
     assert!(types(&first["turns"][0]).contains(&"tool-approval-request"));
