@@ -17,7 +17,9 @@
 # (default: size tutorial everything cold). `profile` prints V8's CPU profile of the tutorial
 # Worker inside workerd (bench/profile.mjs): where each turn's time goes, by function.
 # `interleaved` serves the seed and the project at once and alternates their requests
-# (bench/interleaved.mjs, INTERLEAVED_N turns each, default 3000): a steadier CPU ratio.
+# (bench/interleaved.mjs, INTERLEAVED_N turns each at c=1 and again at c=8, default 3000): steadier
+# ratios of CPU per turn, first byte and req/s. DISTINCT=1 makes every turn's message differ (see
+# interleaved.mjs: with one message repeated, the seed's storage writes stop reaching the disk).
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
 # target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy),
 # AGENTC_BIN (an agentc binary to build the projects with, e.g. one of another commit, for a
@@ -206,8 +208,9 @@ profile() {
     rm -rf "$state" "$state.log"
 }
 
-# interleaved NAME: CPU per turn of the project's Worker and of the seed, served at once and asked
-# in turn (bench/interleaved.mjs): a ratio that the machine's other load moves far less.
+# interleaved NAME: CPU per turn, first byte and req/s of the project's Worker and of the seed,
+# served at once and asked in turn (bench/interleaved.mjs): ratios that the machine's other load
+# moves far less.
 interleaved() {
     local name=$1 dir="$work/$1" ai_pid status=0
     project "$name" "$root/bench/projects/$name"
@@ -219,7 +222,7 @@ interleaved() {
     (cd "$BASELINE_WORK" && exec node fake-ai.mjs 18700) >/dev/null 2>&1 &
     ai_pid=$!
     sleep 0.5
-    echo "== $name ÷ seed, interleaved (target ≤ $([ "$name" = tutorial ] && echo 0.80 || echo 1.50)×)"
+    echo "== $name ÷ seed, interleaved (targets: CPU ≤ $([ "$name" = tutorial ] && echo 0.80 || echo 1.50)×, first byte ≤ 1.00×, req/s ≥ 1.25×)"
     AUTH="Bearer $FRONT_KEY" node "$root/bench/interleaved.mjs" "$(workerd_bin)" "${INTERLEAVED_N:-3000}" \
         "seed=$BASELINE_WORK/config.capnp" "agentc=$dir/bench.capnp:$name" || status=$?
     kill "$ai_pid" 2>/dev/null || true
