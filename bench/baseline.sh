@@ -74,7 +74,7 @@ project() {
 # config NAME: a workerd config serving the project's Worker on $PORT, its AI binding workerd's
 # own client pointed at the fake AI (`-e fake-ai=...`), sessions on disk (`-d state=...`).
 config() {
-    local name=$1 dir="$work/$1" digest front_service="" socket_service=agents
+    local name=$1 dir="$work/$1" digest front_service="" socket_service=agents cache_outbound=""
     digest=$(printf %s "$FRONT_KEY" | sha256sum | cut -d' ' -f1)
     if [ "$name" = everything ]; then
         cat >"$dir/front.js" <<'EOF'
@@ -87,7 +87,24 @@ export default {
   },
 };
 EOF
-        front_service="(name = \"front\", worker = (modules = [(name = \"front.js\", esModule = embed \"front.js\")], compatibilityDate = \"2026-04-20\", bindings = [(name = \"AGENTS\", service = \"agents\"), (name = \"KEY\", text = \"$FRONT_KEY\")])),"
+        # Its agent has a response cache: workerd sends each Cache API operation to this service
+        # (see compiler/src/devcache.rs). Every lookup misses, as on a turn that uses none of the
+        # agent's features; without a cache service every lookup and store would fail.
+        cat >"$dir/cache.js" <<'EOF'
+// The Cache API's outbound service for the benchmark: every lookup misses, every store is taken.
+export default {
+  async fetch(request) {
+    if (request.method === "PUT") {
+      await request.arrayBuffer();
+      return new Response(null, { status: 204 });
+    }
+    return new Response(null, { status: 504, headers: { "cf-cache-status": "MISS" } });
+  },
+};
+EOF
+        front_service="(name = \"front\", worker = (modules = [(name = \"front.js\", esModule = embed \"front.js\")], compatibilityDate = \"2026-04-20\", bindings = [(name = \"AGENTS\", service = \"agents\"), (name = \"KEY\", text = \"$FRONT_KEY\")])),
+    (name = \"cache\", worker = (modules = [(name = \"cache.js\", esModule = embed \"cache.js\")], compatibilityDate = \"2026-04-20\")),"
+        cache_outbound='cacheApiOutbound = "cache",'
         socket_service=front
     fi
     cat >"$dir/bench.capnp" <<EOF
@@ -108,6 +125,7 @@ const agents :Workerd.Worker = (
     (name = "index_bg.wasm", wasm = embed ".agentc/worker/build/index_bg.wasm"),
   ],
   compatibilityDate = "2026-04-20",
+  $cache_outbound
   bindings = [
     (name = "AI", wrapped = (moduleName = "cloudflare-internal:ai-api",
                              innerBindings = [(name = "fetcher", service = "fake-ai")])),

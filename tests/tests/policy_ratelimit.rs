@@ -1,7 +1,7 @@
 //! Rate limits end to end, on one Durable Object per caller: with a limit of 60 an hour per
 //! API key, exactly 60 of 200 concurrent requests on one key pass, the others get 429 with
-//! `Retry-After`, other keys are counted apart, and every admitted turn is stored. A token
-//! budget counts the model's real usage.
+//! `Retry-After`, other keys are counted apart, and every admitted turn is stored; the counts
+//! survive workerd restarting. A token budget counts the model's real usage.
 
 use agentc_tests::{answer, EventStream, Stack, TEST_API_KEYS};
 use futures_util::future::join_all;
@@ -128,4 +128,37 @@ async fn a_token_budget_counts_real_usage() {
     assert_eq!(other.status(), 200);
     EventStream::new(other).collect_all().await;
     assert_eq!(stack.model_requests().len(), 3);
+}
+
+/// The limiter answers from its counts in memory and writes them just after (a write first
+/// would hold each verdict until durable): those writes are made, so the counts survive workerd
+/// restarting, and a caller who used 59 of 60 has one request left, not 60.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_survive_a_restart() {
+    let mut stack = Stack::start(json!({
+        "replies": [{ "text": "Counted." }], "when_exhausted": "repeat_last"
+    }))
+    .await;
+    let bob = TEST_API_KEYS[1];
+    let used = (0..59).map(|i| {
+        let stack = &stack;
+        async move {
+            chat(stack, "limited", Some(bob), &format!("before-{i}"))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    assert!(join_all(used).await.iter().all(|status| *status == 200));
+
+    stack.restart().await;
+    let last = chat(&stack, "limited", Some(bob), "after-0").await;
+    assert_eq!(last.status().as_u16(), 200, "the 60th request passes");
+    assert_eq!(header(&last, "x-ratelimit-remaining").as_deref(), Some("0"));
+    let over = chat(&stack, "limited", Some(bob), "after-1").await;
+    assert_eq!(
+        over.status().as_u16(),
+        429,
+        "the 61st is refused after the restart too"
+    );
 }

@@ -5,9 +5,15 @@
 //! class of exports, a binding and a migration for the same storage and the same guarantees.
 //! The object keeps its caller's sliding-window log and token log in memory, mirrored row by
 //! row in its SQLite storage so they survive eviction and restarts. A request is counted with
-//! no `await` between reading the log and writing it, and a Durable Object runs one event at a
+//! no `await` between reading the log and updating it, and a Durable Object runs one event at a
 //! time, so concurrent requests are counted exactly. The limit comes with every request, so a
 //! changed limit applies at once.
+//!
+//! The log in memory decides; its rows are written just after the verdict has gone out
+//! ([`Limiter::writes`]). A Durable Object holds every reply made while one of its writes is
+//! not yet durable, so writing first would make each admitted request wait for the limiter's
+//! commit (a disk sync locally, a replicated write on Cloudflare). What a crash in between can
+//! lose is the record of a request that was already counted in memory.
 
 use crate::api::ApiError;
 use crate::object_url::Query;
@@ -15,6 +21,7 @@ use crate::policy::RateLimitPolicy;
 use crate::ratelimit::{SlidingLog, TokenLog, Verdict};
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::rc::Rc;
 use worker::{Date, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hits (t INTEGER NOT NULL);
@@ -29,6 +36,36 @@ pub struct Limiter {
     sql: SqlStorage,
     hits: RefCell<SlidingLog>,
     tokens: RefCell<TokenLog>,
+    /// The statements that mirror the requests answered so far, oldest first.
+    pending: Pending,
+}
+
+type Pending = Rc<RefCell<Vec<(&'static str, Vec<SqlStorageValue>)>>>;
+
+/// The limiter's writes not made yet; [`Writes::make`] makes them in order.
+#[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+pub struct Writes {
+    sql: SqlStorage,
+    pending: Pending,
+}
+
+#[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+impl Writes {
+    /// Whether there is anything to write.
+    pub fn is_empty(&self) -> bool {
+        self.pending.borrow().is_empty()
+    }
+
+    /// Makes every write waiting, oldest first (including those of requests answered since
+    /// this was taken).
+    pub fn make(&self) {
+        let writes = std::mem::take(&mut *self.pending.borrow_mut());
+        for (statement, values) in writes {
+            if let Err(err) = self.sql.exec(statement, values) {
+                worker::console_error!("agentc: rate-limit storage failed: {err}");
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -69,10 +106,20 @@ impl Limiter {
                     .map(|u| (u.t as f64, u.n.max(0) as u64, u.id.max(0) as u64))
                     .collect(),
             )),
+            pending: Pending::default(),
         }
     }
 
-    /// Serves `/ratelimit/hit` and `/ratelimit/usage`, synchronously.
+    /// The rows of the requests served so far, to write once their answers are out.
+    pub fn writes(&self) -> Writes {
+        Writes {
+            sql: self.sql.clone(),
+            pending: self.pending.clone(),
+        }
+    }
+
+    /// Serves `/ratelimit/hit` and `/ratelimit/usage`, synchronously; what they change in
+    /// storage waits in [`Limiter::writes`].
     pub fn serve(&self, path: &str, query: &Query) -> worker::Result<Response> {
         let param = |key: &str| query.number(key);
         let window_ms = param("window_ms").unwrap_or(60_000) as f64;
@@ -94,7 +141,7 @@ impl Limiter {
     }
 
     /// Counts one request and, with a budget, reserves its estimated tokens (`(budget,
-    /// estimate)`). Synchronous from reading the logs to writing them.
+    /// estimate)`). Synchronous from reading the logs to updating them.
     fn hit(&self, now: f64, limit: u32, window_ms: f64, budget: Option<(u64, u64)>) -> Verdict {
         let cutoff = (now - window_ms) as i64;
         if let Some((budget, _)) = budget {
@@ -184,10 +231,8 @@ impl Limiter {
         );
     }
 
-    fn write(&self, statement: &str, values: Vec<SqlStorageValue>) {
-        if let Err(err) = self.sql.exec(statement, values) {
-            worker::console_error!("agentc: rate-limit storage failed: {err}");
-        }
+    fn write(&self, statement: &'static str, values: Vec<SqlStorageValue>) {
+        self.pending.borrow_mut().push((statement, values));
     }
 }
 

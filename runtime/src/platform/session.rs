@@ -90,14 +90,21 @@ impl SessionObject {
         // Without the `rate-limit` feature no object of the Worker is a rate limiter.
         #[cfg(feature = "rate-limit")]
         if path.starts_with(limiter::PATH_PREFIX) {
-            // No `await` from reading the counters to writing them: concurrent requests are
+            // No `await` from reading the counters to updating them: concurrent requests are
             // counted exactly.
-            let response = {
+            let (response, writes) = {
                 let mut limiter = self.limiter.borrow_mut();
                 let limiter =
                     limiter.get_or_insert_with(|| Limiter::open(self.store.raw().clone()));
-                limiter.serve(&path, &query)
+                (limiter.serve(&path, &query), limiter.writes())
             };
+            // Written once the verdict is out: a write made now would hold it until durable.
+            if !writes.is_empty() {
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    worker::Delay::from(std::time::Duration::ZERO).await;
+                    writes.make();
+                });
+            }
             // Once a whole window passes without a request, nothing counts any more: the alarm
             // then deletes the object's storage (see `alarm`).
             // Scheduled once per instance; the alarm reschedules itself while counts are live.
@@ -228,6 +235,11 @@ impl SessionObject {
     /// alarm with every request; sessions never set one): its counts have all aged out, so its
     /// storage is deleted and an idle caller costs nothing.
     pub async fn alarm(&self) -> worker::Result<Response> {
+        // The expiry read below must include the requests already answered.
+        #[cfg(feature = "rate-limit")]
+        if let Some(limiter) = self.limiter.borrow().as_ref() {
+            limiter.writes().make();
+        }
         let now = worker::Date::now().as_millis() as i64;
         if let Some(at) = limiter::expiry(self.store.raw()).filter(|at| *at > now) {
             self.storage.set_alarm(at - now + 1000).await?;
