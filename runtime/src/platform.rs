@@ -29,6 +29,17 @@ pub use http::handle;
 pub use page::handle_with_page;
 pub use session::SessionObject;
 
+/// The whole body of a small response from one of the Worker's own parts (a rate limiter's
+/// verdict, a cached answer) as text, read by the platform in one step. `worker::Response::text`
+/// reads a streamed body chunk by chunk through a reader it then releases, several crossings
+/// between JS and wasm for a body of a hundred bytes.
+async fn body_text(response: worker::Response) -> worker::Result<String> {
+    let response: worker::web_sys::Response = response.into();
+    let text = worker::wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
+    text.as_string()
+        .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
+}
+
 /// The Durable Object namespace binding that holds sessions, and the callers' rate limiters
 /// (see `wrangler.toml`).
 pub const SESSIONS_BINDING: &str = "SESSIONS";

@@ -3,11 +3,12 @@
 //! messages only once it completes. Writes here run with no `await` in between, so each commits
 //! atomically; on disk locally, so a paused turn survives a restart.
 
+use super::transcript::SessionStore;
 use crate::api::ApiError;
 use crate::approval::{self, PausedTurn};
 use serde::Deserialize;
 use serde_json::Value;
-use worker::{SqlStorage, SqlStorageValue};
+use worker::SqlStorageValue;
 
 /// At most one paused turn per session: a session waits for its decisions before it takes a
 /// new message.
@@ -28,13 +29,20 @@ fn storage_error(err: worker::Error) -> ApiError {
     ApiError::internal(format!("session storage failed: {err}"))
 }
 
-/// The paused turn and the routing label it was answered under, if one is stored.
-pub fn load(sql: &SqlStorage) -> Result<Option<(String, PausedTurn)>, ApiError> {
-    let rows: Vec<Row> = sql
+/// The paused turn and the routing label it was answered under, if one is stored. Once the
+/// object knows there is none (it read none, or deleted it), it reads nothing until one is
+/// saved: a session that never waits for approval costs no statement per turn here.
+pub fn load(store: &SessionStore) -> Result<Option<(String, PausedTurn)>, ApiError> {
+    if store.no_paused_turn.get() {
+        return Ok(None);
+    }
+    let rows: Vec<Row> = store
+        .sql()
         .exec("SELECT route, state FROM paused_turn", None)
         .and_then(|cursor| cursor.to_array())
         .map_err(storage_error)?;
     let Some(row) = rows.into_iter().next() else {
+        store.no_paused_turn.set(true);
         return Ok(None);
     };
     let paused = serde_json::from_str(&row.state)
@@ -43,34 +51,43 @@ pub fn load(sql: &SqlStorage) -> Result<Option<(String, PausedTurn)>, ApiError> 
 }
 
 /// Stores (or replaces) the paused turn.
-pub fn save(sql: &SqlStorage, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
+pub fn save(store: &SessionStore, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
     let state = serde_json::to_string(paused).expect("paused turns serialize");
     let now = worker::Date::now().as_millis() as i64;
-    sql.exec(
-        "INSERT OR REPLACE INTO paused_turn (id, route, state, updated_at) VALUES (1, ?, ?, ?)",
-        vec![
-            SqlStorageValue::from(route),
-            SqlStorageValue::from(state.as_str()),
-            SqlStorageValue::from(now),
-        ],
-    )
-    .map_err(storage_error)?;
+    store.no_paused_turn.set(false);
+    store
+        .sql()
+        .exec(
+            "INSERT OR REPLACE INTO paused_turn (id, route, state, updated_at) VALUES (1, ?, ?, ?)",
+            vec![
+                SqlStorageValue::from(route),
+                SqlStorageValue::from(state.as_str()),
+                SqlStorageValue::from(now),
+            ],
+        )
+        .map_err(storage_error)?;
     Ok(())
 }
 
 /// Forgets the paused turn: it completed, or can never go on.
-pub fn clear(sql: &SqlStorage) -> Result<(), ApiError> {
-    sql.exec("DELETE FROM paused_turn", None)
+pub fn clear(store: &SessionStore) -> Result<(), ApiError> {
+    if store.no_paused_turn.get() {
+        return Ok(());
+    }
+    store
+        .sql()
+        .exec("DELETE FROM paused_turn", None)
         .map_err(storage_error)?;
+    store.no_paused_turn.set(true);
     Ok(())
 }
 
 /// The paused turn that still has calls to decide; one whose calls have all been decided or
 /// have expired is dropped.
-pub fn waiting(sql: &SqlStorage) -> Result<Option<(String, PausedTurn)>, ApiError> {
-    match load(sql)? {
+pub fn waiting(store: &SessionStore) -> Result<Option<(String, PausedTurn)>, ApiError> {
+    match load(store)? {
         Some((_, paused)) if paused.expired(now_ms()) => {
-            clear(sql)?;
+            clear(store)?;
             Ok(None)
         }
         other => Ok(other),
@@ -78,16 +95,16 @@ pub fn waiting(sql: &SqlStorage) -> Result<Option<(String, PausedTurn)>, ApiErro
 }
 
 /// Before a new message: a 409 that names the waiting calls, if any wait.
-pub fn refuse_if_waiting(sql: &SqlStorage) -> Result<(), ApiError> {
-    match waiting(sql)? {
+pub fn refuse_if_waiting(store: &SessionStore) -> Result<(), ApiError> {
+    match waiting(store)? {
         Some((_, paused)) => Err(approval::pending_conflict(&paused)),
         None => Ok(()),
     }
 }
 
 /// The waiting calls, for `GET .../sessions/{id}`.
-pub fn listed(sql: &SqlStorage) -> Result<Value, ApiError> {
-    Ok(match waiting(sql)? {
+pub fn listed(store: &SessionStore) -> Result<Value, ApiError> {
+    Ok(match waiting(store)? {
         Some((_, paused)) => paused.listed(),
         None => Value::Array(Vec::new()),
     })

@@ -9,8 +9,8 @@ use worker::{Cache, Headers, Response};
 pub async fn get(url: &str) -> Option<CachedAnswer> {
     let cache = Cache::default();
     match cache.get(url, false).await {
-        Ok(Some(mut response)) if response.status_code() == 200 => {
-            let text = response.text().await.ok()?;
+        Ok(Some(response)) if response.status_code() == 200 => {
+            let text = super::body_text(response).await.ok()?;
             serde_json::from_str(&text).ok()
         }
         Ok(_) => None,

@@ -314,14 +314,15 @@ pub async fn hit(
     if let Some(budget) = policy.token_budget {
         url.push_str(&format!("&budget={budget}&reserve={reserve}"));
     }
-    let mut response = call(env, name, &url).await?;
+    let response = call(env, name, &url).await?;
     if response.status_code() != 200 {
         return Err(ApiError::internal(format!(
             "the rate limiter answered {}",
             response.status_code()
         )));
     }
-    response.json().await.map_err(limiter_error)
+    let text = super::body_text(response).await.map_err(limiter_error)?;
+    serde_json::from_str(&text).map_err(|err| limiter_error(err.into()))
 }
 
 /// Tells the caller's limiter (`name`, with the turn's reservation: [`with_reservation`]) how

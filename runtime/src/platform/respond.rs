@@ -173,7 +173,7 @@ impl AfterTurn for After {
     fn save_paused(&mut self, route: &str, paused: &PausedTurn) -> Result<(), ApiError> {
         #[cfg(feature = "approvals")]
         if let Some(storage) = &self.storage {
-            return super::approvals::save(storage.session.sql(), route, paused);
+            return super::approvals::save(&storage.session, route, paused);
         }
         // A stateless request has nowhere to keep it: its client only hears of the calls.
         let _ = (route, paused);

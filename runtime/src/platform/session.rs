@@ -376,7 +376,7 @@ impl SessionObject {
             Admission::Allowed => self.store.set_keep(keep)?,
         }
         #[cfg(feature = "approvals")]
-        approvals::refuse_if_waiting(self.store.sql())?;
+        approvals::refuse_if_waiting(&self.store)?;
         let transcript = self.store.window(agent.history_window)?;
         let window = history::window(&transcript, agent.history_window as usize);
         let history = history::fit_tokens(window, agent.policy.history.max_tokens).to_vec();
@@ -417,11 +417,10 @@ impl SessionObject {
         if self.store.admit(owner, false)? == Admission::NotFound {
             return Err(ownership::not_found(&session_id));
         }
-        let sql = self.store.sql();
         let (route, mut paused) =
-            approvals::load(sql)?.ok_or_else(|| approval::no_such_call(&call_id))?;
+            approvals::load(&self.store)?.ok_or_else(|| approval::no_such_call(&call_id))?;
         let call = paused.take(&call_id, approvals::now_ms())?;
-        approvals::save(sql, &route, &paused)?;
+        approvals::save(&self.store, &route, &paused)?;
         let transcript = self.store.window(agent.history_window)?;
         let history = history::window(&transcript, agent.history_window as usize).to_vec();
         let request = respond::Request {
@@ -466,7 +465,7 @@ impl SessionObject {
             // A turn that waits for approval is part of what the app shows after a reload: its
             // messages, the waiting calls `approval-requested`.
             #[cfg(feature = "approvals")]
-            let (messages, waiting) = match approvals::waiting(self.store.sql())? {
+            let (messages, waiting) = match approvals::waiting(&self.store)? {
                 Some((_, paused)) => {
                     let waiting: Vec<String> =
                         paused.pending.iter().map(|p| p.call.id.clone()).collect();
@@ -515,7 +514,7 @@ impl SessionObject {
 /// The calls that wait for approval, for `GET .../sessions/{id}`: none without the feature.
 fn pending_approvals(store: &SessionStore) -> Result<serde_json::Value, ApiError> {
     #[cfg(feature = "approvals")]
-    return approvals::listed(store.sql());
+    return approvals::listed(store);
     #[cfg(not(feature = "approvals"))]
     {
         let _ = store;

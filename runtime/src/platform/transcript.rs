@@ -43,6 +43,9 @@ pub struct SessionStore {
     /// The newest stored messages, once read.
     recent: RefCell<Recent>,
     known: RefCell<Known>,
+    /// Known to have no paused turn (see [`approvals::load`]); `false` when unknown.
+    #[cfg(feature = "approvals")]
+    pub(super) no_paused_turn: std::cell::Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +69,8 @@ impl SessionStore {
             ready: std::cell::Cell::new(false),
             recent: RefCell::default(),
             known: RefCell::default(),
+            #[cfg(feature = "approvals")]
+            no_paused_turn: std::cell::Cell::new(false),
         }
     }
 
@@ -94,6 +99,8 @@ impl SessionStore {
     /// Forgets what is known (the storage was deleted, or a write failed).
     pub fn reset(&self) {
         self.ready.set(false);
+        #[cfg(feature = "approvals")]
+        self.no_paused_turn.set(false);
         self.recent.borrow_mut().clear();
         *self.known.borrow_mut() = Known::default();
     }
@@ -215,7 +222,7 @@ impl SessionStore {
             self.sql().exec(statement, None).map_err(storage_error)?;
         }
         #[cfg(feature = "approvals")]
-        approvals::clear(self.sql())?;
+        approvals::clear(self)?;
         Ok(())
     }
 
@@ -263,7 +270,7 @@ impl SessionStore {
         self.known.borrow_mut().stored(inserted);
         // A paused turn that has now completed waits no more.
         #[cfg(feature = "approvals")]
-        approvals::clear(self.sql())?;
+        approvals::clear(self)?;
         Ok(())
     }
 }
