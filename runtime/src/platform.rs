@@ -40,6 +40,50 @@ async fn body_text(response: worker::Response) -> worker::Result<String> {
         .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
 }
 
+/// Sends a request to the object `name` of the sessions namespace (a session or a rate
+/// limiter) with the stub's own `fetch(url, init)`. worker's `Env::durable_object` checks the
+/// binding's constructor by name and `Request::new_with_init` makes a `Request` only to convert
+/// it back (its `cf` included): platform calls on every turn that this path does not make.
+async fn object_fetch(
+    env: &worker::Env,
+    name: &str,
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+) -> worker::Result<worker::Response> {
+    use wasm_bindgen::{JsCast, JsValue};
+    #[wasm_bindgen::prelude::wasm_bindgen]
+    extern "C" {
+        type Namespace;
+        #[wasm_bindgen(method, catch, js_name = getByName)]
+        fn get_by_name(this: &Namespace, name: &str) -> Result<ObjectStub, JsValue>;
+        type ObjectStub;
+        #[wasm_bindgen(method, catch)]
+        fn fetch(
+            this: &ObjectStub,
+            url: &str,
+            init: &worker::web_sys::RequestInit,
+        ) -> Result<worker::js_sys::Promise, JsValue>;
+    }
+    let env: &JsValue = env.as_ref();
+    let namespace = worker::js_sys::Reflect::get(env, &JsValue::from_str(SESSIONS_BINDING))?;
+    if namespace.is_undefined() {
+        return Err(worker::Error::RustError(format!(
+            "the Worker has no binding {SESSIONS_BINDING}"
+        )));
+    }
+    let stub = namespace.unchecked_into::<Namespace>().get_by_name(name)?;
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&worker::js_sys::Uint8Array::from(body));
+    }
+    let response = worker::wasm_bindgen_futures::JsFuture::from(stub.fetch(url, &init)?).await?;
+    Ok(response
+        .unchecked_into::<worker::web_sys::Response>()
+        .into())
+}
+
 /// The Durable Object namespace binding that holds sessions, and the callers' rate limiters
 /// (see `wrangler.toml`).
 pub const SESSIONS_BINDING: &str = "SESSIONS";

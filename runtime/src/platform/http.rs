@@ -27,7 +27,7 @@ use crate::ratelimit;
 use crate::routing;
 #[cfg(feature = "ui-stream")]
 use crate::ui_stream;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Headers, Method, Request, Response};
 
 /// The header a client's address arrives in on Cloudflare.
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
@@ -542,19 +542,10 @@ pub(super) async fn forward(
 ) -> Result<Response, ApiError> {
     let platform =
         |err: worker::Error| ApiError::internal(format!("session storage unavailable: {err}"));
-    let namespace = env
-        .durable_object(super::SESSIONS_BINDING)
-        .map_err(platform)?;
-    let stub = namespace
-        .get_by_name(&ownership::object_name(agent.name, owner, session_id))
-        .map_err(platform)?;
-    let mut init = RequestInit::new();
-    init.with_method(method);
-    if let Some(body) = body {
-        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-    }
-    let request = Request::new_with_init(url, &init).map_err(platform)?;
-    stub.fetch_with_request(request).await.map_err(platform)
+    let name = ownership::object_name(agent.name, owner, session_id);
+    super::object_fetch(env, &name, method.as_ref(), url, body.as_deref())
+        .await
+        .map_err(platform)
 }
 
 /// A response with more headers. Responses from other objects have immutable headers, so the

@@ -22,7 +22,7 @@ use crate::ratelimit::{SlidingLog, TokenLog, Verdict};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{Date, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
+use worker::{Date, Env, Response, SqlStorage, SqlStorageValue};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hits (t INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (t INTEGER NOT NULL, n INTEGER NOT NULL);
@@ -286,14 +286,7 @@ fn limiter_error(err: worker::Error) -> ApiError {
 }
 
 async fn call(env: &Env, name: &str, url: &str) -> Result<Response, ApiError> {
-    let namespace = env
-        .durable_object(super::SESSIONS_BINDING)
-        .map_err(limiter_error)?;
-    let stub = namespace.get_by_name(name).map_err(limiter_error)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    let request = Request::new_with_init(url, &init).map_err(limiter_error)?;
-    stub.fetch_with_request(request)
+    super::object_fetch(env, name, "POST", url, None)
         .await
         .map_err(limiter_error)
 }
