@@ -1,7 +1,10 @@
-//! The tutorial's questions through `POST /v1/chat/completions`, asked by the official `openai`
-//! Python package (installed by scripts/setup) of the compiled Worker on workerd, with the default
-//! real model behind it (see `real_model.rs`). Every answer must stream in several chunks; the key
-//! words are checked, never the wording.
+//! Two of the tutorial's questions through `POST /v1/chat/completions`, asked by the official
+//! `openai` Python package (installed by scripts/setup) of the compiled Worker on workerd, with the
+//! default real model behind it (see `real_model.rs`): the two that only this endpoint can get
+//! wrong, a history the client sends and a tool the server runs for the client. Every answer must
+//! stream in several chunks; the key words are checked, never the wording. The others
+//! (`real_model.rs` asks them all) add only model time here: plain text streams the same way
+//! through this endpoint with the scripted model (`openai.rs`).
 
 use agentc_tests::Stack;
 use serde_json::Value;
@@ -51,10 +54,8 @@ async fn the_openai_client_streams_the_tutorials_answers() {
     let program = format!(
         "import json, openai\nclient = openai.OpenAI(base_url={base:?}, api_key='unused', max_retries=0)\n\
          conversations = [\n\
-           ('weather', [{{'role': 'user', 'content': 'Count to 10'}}]),\n\
            ('weather', [{{'role': 'user', 'content': 'My name is Alice'}}, {{'role': 'assistant', 'content': 'Nice to meet you, Alice!'}}, {{'role': 'user', 'content': 'What is my name?'}}]),\n\
            ('weather', [{{'role': 'user', 'content': 'What is the weather in Paris?'}}]),\n\
-           ('toolbox', [{{'role': 'user', 'content': 'What is 17 times 23?'}}]),\n\
          ]\n{STREAM_ALL}",
         base = format!("{}/v1", stack.base),
     );
@@ -71,8 +72,8 @@ async fn the_openai_client_streams_the_tutorials_answers() {
     );
     let results: Vec<Value> =
         serde_json::from_slice(&output.stdout).expect("the program prints JSON");
-    let [count, name, weather, maths] = &results[..] else {
-        panic!("four answers: {results:?}")
+    let [name, weather] = &results[..] else {
+        panic!("two answers: {results:?}")
     };
     for result in &results {
         assert!(
@@ -87,15 +88,8 @@ async fn the_openai_client_streams_the_tutorials_answers() {
         );
     }
     let text = |result: &Value| result["text"].as_str().unwrap().to_owned();
-    assert!(
-        numbers(&text(count))
-            .windows(10)
-            .any(|w| w == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
-        "{count}"
-    );
     assert!(text(name).contains("Alice"), "{name}");
     assert!(numbers(&text(weather)).contains(&18), "{weather}");
-    assert!(numbers(&text(maths)).contains(&391), "{maths}");
     // The tools ran on the server: one weather lookup reached the fixture.
     let lookups = stack.fixture.received();
     assert_eq!(lookups.len(), 1, "{lookups:?}");
