@@ -9,6 +9,7 @@
 #[cfg(feature = "tools")]
 use crate::agent::ToolKind;
 use crate::agent::{AgentSpec, ToolSpec};
+use crate::answer::MODEL_START_TIMEOUT_MS;
 use crate::approval::{self, Decision, PausedTurn, PendingCall};
 use crate::history::{Message, Role, ToolCall};
 use crate::model::{self, ModelMessage, StreamDecoder};
@@ -336,10 +337,21 @@ async fn drive<B: Backend, S: Sink>(
                     });
                 }
                 let inputs = serde_json::to_string(&inputs).expect("model inputs serialize");
-                match backend.call_model(model, &inputs).await {
-                    Ok(bytes) => bytes,
-                    Err(err) => {
+                // A later step's call gets the first call's time to start (see
+                // `crate::answer::start`); once started, the step's idle timer covers it.
+                let call = std::pin::pin!(backend.call_model(model, &inputs));
+                let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
+                match futures_util::future::select(call, timeout).await {
+                    futures_util::future::Either::Left((Ok(bytes), _)) => bytes,
+                    futures_util::future::Either::Left((Err(err), _)) => {
                         return fail(sink, "model_error", &format!("{model}: {err}"));
+                    }
+                    futures_util::future::Either::Right(((), _)) => {
+                        let message = format!(
+                            "{model}: no answer within {} s",
+                            MODEL_START_TIMEOUT_MS / 1000
+                        );
+                        return fail(sink, "model_error", &message);
                     }
                 }
             }
@@ -679,7 +691,11 @@ mod tests {
         policy: crate::policy::Policy::NONE,
     };
 
-    /// A platform double: model answers are given as server-sent event text, one per call;
+    /// A model answer that never starts.
+    const NEVER_STARTS: &str = "(never starts)";
+
+    /// A platform double: model answers are given as server-sent event text, one per call
+    /// ([`NEVER_STARTS`]: a call that never answers);
     /// `get_weather` answers from the table below, or never for "Atlantis".
     #[derive(Default)]
     struct Fake {
@@ -701,6 +717,9 @@ mod tests {
                 .borrow_mut()
                 .pop_front()
                 .ok_or("no answer left")?;
+            if answer == NEVER_STARTS {
+                return std::future::pending().await;
+            }
             Ok(bytes(&answer))
         }
         async fn run_tool(
@@ -899,6 +918,24 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("timed out after 10000 ms"));
+    }
+
+    #[test]
+    fn a_later_step_whose_model_never_starts_fails_the_turn() {
+        let fake = Fake::default();
+        let (outcome, events) = turn(&fake, &[calls(&["Paris"]), NEVER_STARTS.into()]);
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "model_error"
+            }
+        );
+        assert_eq!(names(&events), ["tool_call", "tool_result", "error"]);
+        assert!(events[2].1["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 60 s"));
+        assert_eq!(fake.tool_runs.borrow().len(), 1);
     }
 
     #[test]
