@@ -27,20 +27,34 @@ pub async fn start<B: Backend>(
 ) -> Result<(&'static str, B::Bytes), ApiError> {
     let mut errors = Vec::new();
     for &model in chain {
-        let call = std::pin::pin!(backend.call_model(model, inputs));
-        let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
-        let error = match select(call, timeout).await {
-            Either::Left((Ok(bytes), _)) => return Ok((model, bytes)),
-            Either::Left((Err(err), _)) => format!("{model}: {err}"),
-            Either::Right(((), _)) => format!(
-                "{model}: no answer within {} s",
-                MODEL_START_TIMEOUT_MS / 1000
-            ),
-        };
-        log.failed_models.push(model);
-        errors.push(error);
+        match call_started(backend, model, inputs).await {
+            Ok(bytes) => return Ok((model, bytes)),
+            Err(error) => {
+                log.failed_models.push(model);
+                errors.push(error);
+            }
+        }
     }
     Err(ApiError::model_failed(errors.join("; ")))
+}
+
+/// Calls `model`, giving it [`MODEL_START_TIMEOUT_MS`] to start answering: its stream, or why
+/// not (prefixed with the model). Every model call of a turn goes through here.
+pub async fn call_started<B: Backend>(
+    backend: &B,
+    model: &str,
+    inputs: &str,
+) -> Result<B::Bytes, String> {
+    let call = std::pin::pin!(backend.call_model(model, inputs));
+    let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
+    match select(call, timeout).await {
+        Either::Left((Ok(bytes), _)) => Ok(bytes),
+        Either::Left((Err(err), _)) => Err(format!("{model}: {err}")),
+        Either::Right(((), _)) => Err(format!(
+            "{model}: no answer within {} s",
+            MODEL_START_TIMEOUT_MS / 1000
+        )),
+    }
 }
 
 /// A cached answer replayed as the turn: its pieces go to the client as they were streamed, and

@@ -9,7 +9,6 @@
 #[cfg(feature = "tools")]
 use crate::agent::ToolKind;
 use crate::agent::{AgentSpec, ToolSpec};
-use crate::answer::MODEL_START_TIMEOUT_MS;
 use crate::approval::{self, Decision, PausedTurn, PendingCall};
 use crate::history::{Message, Role, ToolCall};
 use crate::model::{self, ModelMessage, StreamDecoder};
@@ -337,22 +336,11 @@ async fn drive<B: Backend, S: Sink>(
                     });
                 }
                 let inputs = serde_json::to_string(&inputs).expect("model inputs serialize");
-                // A later step's call gets the first call's time to start (see
-                // `crate::answer::start`); once started, the step's idle timer covers it.
-                let call = std::pin::pin!(backend.call_model(model, &inputs));
-                let timeout = std::pin::pin!(backend.sleep(MODEL_START_TIMEOUT_MS));
-                match futures_util::future::select(call, timeout).await {
-                    futures_util::future::Either::Left((Ok(bytes), _)) => bytes,
-                    futures_util::future::Either::Left((Err(err), _)) => {
-                        return fail(sink, "model_error", &format!("{model}: {err}"));
-                    }
-                    futures_util::future::Either::Right(((), _)) => {
-                        let message = format!(
-                            "{model}: no answer within {} s",
-                            MODEL_START_TIMEOUT_MS / 1000
-                        );
-                        return fail(sink, "model_error", &message);
-                    }
+                // A later step's call gets the first call's time to start; once started, the
+                // step's idle timer covers it.
+                match crate::answer::call_started(backend, model, &inputs).await {
+                    Ok(bytes) => bytes,
+                    Err(err) => return fail(sink, "model_error", &err),
                 }
             }
         };
