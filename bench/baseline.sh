@@ -13,13 +13,16 @@
 #   the first request after a cold start (workerd started afresh, COLD_RUNS times);
 # and the wasm of every project, raw and gzip (gzip -9).
 #
-# Usage: bench/baseline.sh [tutorial|everything|size|cold|interleaved|interleaved-everything|profile|profile-everything]...
+# Usage: bench/baseline.sh [tutorial|everything|size|cold|interleaved|interleaved-everything|decompose|profile|profile-everything]...
 # (default: size tutorial everything cold). `profile` prints V8's CPU profile of the tutorial
 # Worker inside workerd (bench/profile.mjs): where each turn's time goes, by function.
 # `interleaved` serves the seed and the project at once and alternates their requests
 # (bench/interleaved.mjs, INTERLEAVED_N turns each at c=1 and again at c=8, default 3000): steadier
 # ratios of CPU per turn, first byte and req/s. DISTINCT=1 makes every turn's message differ (see
 # interleaved.mjs: with one message repeated, the seed's storage writes stop reaching the disk).
+# `decompose` splits the tutorial's ratio in two, interleaved the same way: the seed against
+# bench/reference/mirror.js (agentc's turn written by hand in JS: what the architecture costs),
+# then that against the compiled tutorial agent (what Rust, wasm and their glue add).
 # Knobs: run.sh's (N, WARM, C, DURATION), COLD_RUNS=7, BENCH_WORK (default: a directory in the
 # target directory), BASELINE (default ../shared/baseline), BASELINE_WORK (run.sh's work copy),
 # AGENTC_BIN (an agentc binary to build the projects with, e.g. one of another commit, for a
@@ -241,8 +244,31 @@ interleaved() {
     ai_pid=$!
     sleep 0.5
     echo "== $name ÷ seed, interleaved (targets: CPU ≤ $([ "$name" = tutorial ] && echo 0.80 || echo 1.50)×, first byte ≤ 1.00×, req/s ≥ 1.25×)"
-    AUTH="Bearer $FRONT_KEY" node "$root/bench/interleaved.mjs" "$(workerd_bin)" "${INTERLEAVED_N:-3000}" \
+    AUTH="Bearer $FRONT_KEY" STATE_ROOT="$STATE_ROOT" node "$root/bench/interleaved.mjs" "$(workerd_bin)" "${INTERLEAVED_N:-3000}" \
         "seed=$BASELINE_WORK/config.capnp" "agentc=$dir/bench.capnp:$name" || status=$?
+    kill "$ai_pid" 2>/dev/null || true
+    wait "$ai_pid" 2>/dev/null || true
+    return "$status"
+}
+
+# decompose: seed ÷ the JS mirror of agentc's turn, then the mirror ÷ the compiled tutorial agent.
+decompose() {
+    local dir="$work/tutorial" ai_pid status=0
+    project tutorial "$root/bench/projects/tutorial"
+    config tutorial
+    [ -f "$BASELINE_WORK/config.capnp" ] || {
+        echo "run '$0 tutorial' first (it sets up the baseline)" >&2
+        exit 1
+    }
+    (cd "$BASELINE_WORK" && exec node fake-ai.mjs 18700) >/dev/null 2>&1 &
+    ai_pid=$!
+    sleep 0.5
+    echo "== the JS mirror of agentc's turn (bench/reference/mirror.js) ÷ seed, interleaved"
+    STATE_ROOT="$STATE_ROOT" node "$root/bench/interleaved.mjs" "$(workerd_bin)" "${INTERLEAVED_N:-3000}" \
+        "seed=$BASELINE_WORK/config.capnp" "seed=$root/bench/reference/config.capnp" || status=$?
+    echo "== tutorial ÷ the JS mirror, interleaved"
+    AUTH="Bearer $FRONT_KEY" STATE_ROOT="$STATE_ROOT" node "$root/bench/interleaved.mjs" "$(workerd_bin)" \
+        "${INTERLEAVED_N:-3000}" "seed=$root/bench/reference/config.capnp" "agentc=$dir/bench.capnp:tutorial" || status=$?
     kill "$ai_pid" 2>/dev/null || true
     wait "$ai_pid" 2>/dev/null || true
     return "$status"
@@ -259,6 +285,7 @@ for target in "${targets[@]}"; do
         tutorial | everything) ratios "$target" ;;
         interleaved) interleaved tutorial ;;
         interleaved-everything) interleaved everything ;;
+        decompose) decompose ;;
         profile) profile tutorial ;;
         profile-everything) profile everything ;;
         cold) cold tutorial && cold everything ;;

@@ -14,6 +14,8 @@
 //        tutorial's Worker stores only the last ten user messages, so after ten turns a session
 //        stores the same bytes again, which SQLite does not write at all (no WAL frame, no
 //        fsync); distinct messages make it write, as any real conversation does.
+//        STATE_ROOT (default /tmp): where each target's Durable Object storage goes; /dev/shm
+//        (a tmpfs, where a commit syncs no disk) tells the storage's cost from the rest.
 // Prints B/A for each figure, per chunk and overall; exits non-zero if a request fails.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,7 +34,7 @@ const C = 8;
 
 function target(spec, port) {
   const [kind, rest] = spec.split(/=(.*)/s);
-  const state = fs.mkdtempSync('/tmp/agentc-interleaved.');
+  const state = fs.mkdtempSync(path.join(process.env.STATE_ROOT || '/tmp', 'agentc-interleaved.'));
   let config, args, route, key;
   if (kind === 'seed') {
     config = path.resolve(rest);
