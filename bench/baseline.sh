@@ -6,8 +6,9 @@
 #   tutorial    the tutorial's six-line agent (no tools, no policy), alone in its Worker
 #   everything  an agent with every feature (tools of each kind, templated prompt, routing,
 #               fallbacks, cache, rate limit, API-key auth, CORS, limits), alone in its Worker,
-#               measured on turns that use none of them; its requests pass through a one-line JS
-#               Worker in the same workerd that adds the API key, so its figures include that
+#               measured on turns that use none of them; under run.sh (whose requests carry no
+#               API key) they pass through a one-line JS Worker in the same workerd that adds
+#               the key, so run.sh's figures for it include that Worker's CPU;
 # and, for the size report only, every agent of agents/ together. Then, per project:
 #   run.sh with the project as the `agentc` target, and the ratios to the `seed` of that run;
 #   the first request after a cold start (workerd started afresh, COLD_RUNS times);
@@ -120,7 +121,7 @@ const config :Workerd.Config = (
     (name = "fake-ai", external = (address = "127.0.0.1:18700", http = ())),
     (name = "state", disk = (path = "/tmp/agentc-bench-state", writable = true)),
   ],
-  sockets = [(name = "http", address = "127.0.0.1:$PORT", http = (), service = "$socket_service")],
+  sockets = [(name = "http", address = "127.0.0.1:$PORT", http = (), service = "agents")],
 );
 const agents :Workerd.Worker = (
   modules = [
@@ -140,6 +141,10 @@ const agents :Workerd.Worker = (
   durableObjectStorage = (localDisk = "state"),
 );
 EOF
+    # run.sh's requests carry no API key: its config puts the front Worker on the socket. Every
+    # other measurement here sends the key itself and is served by the agents' Worker directly,
+    # so that the front's own request (a JS Worker, in the same process) is not counted as ours.
+    sed "s/service = \"agents\")\],\$/service = \"$socket_service\")],/" "$dir/bench.capnp" >"$dir/bench-run.capnp"
 }
 
 workerd_bin() {
@@ -150,7 +155,7 @@ workerd_bin() {
 
 # start_command NAME STATE_DIR: the command that serves the project (exec'd by run.sh).
 start_command() {
-    echo "$(workerd_bin) serve $work/$1/bench.capnp --experimental -d state=$2 -e fake-ai=\$FAKE_AI_ADDR"
+    echo "$(workerd_bin) serve $work/$1/bench-run.capnp --experimental -d state=$2 -e fake-ai=\$FAKE_AI_ADDR"
 }
 
 # ratios NAME: run.sh with the project as the agentc target, then agentc ÷ seed.
