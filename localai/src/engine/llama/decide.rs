@@ -77,6 +77,33 @@ pub(super) fn call_start_tokens(shared: &Shared) -> Vec<LlamaToken> {
     })
 }
 
+/// The tokens that start a call the way `start` does: the tag's (`<tool_call>` and its pieces)
+/// for a tag's, else `start` alone. When a call that began with `start` went on as text, the
+/// probe tries again without all of them.
+pub(super) fn same_way(
+    shared: &Shared,
+    starts: &[LlamaToken],
+    start: LlamaToken,
+) -> Vec<LlamaToken> {
+    let vocab = shared.model.vocab();
+    let mut piece = Vec::new();
+    let mut is_tag = |token: LlamaToken| {
+        piece.clear();
+        vocab.token_to_piece_into(token, &mut piece, true, None);
+        String::from_utf8_lossy(&piece)
+            .trim_start()
+            .starts_with('<')
+    };
+    if !is_tag(start) {
+        return vec![start];
+    }
+    starts
+        .iter()
+        .copied()
+        .filter(|&token| is_tag(token))
+        .collect()
+}
+
 /// The tokens of the model's vocabulary that `keep` accepts: `keep(None)` asks about an end of
 /// generation token, `keep(Some(text))` about any other (`special`: special tokens as their
 /// text, such as `<tool_call>`).

@@ -14,7 +14,7 @@ use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
-use super::decide::{call_start_tokens, decide, tokens_where, Decision};
+use super::decide::{call_start_tokens, decide, same_way, tokens_where, Decision};
 use super::params::Params;
 use super::text::{StopFilter, Utf8Stream};
 use super::toolcalls::ToolCallFilter;
@@ -159,10 +159,32 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
     };
     let prompt_done = Instant::now();
     let probe = job.plain_prompt.is_some();
-    let mut attempt = match generate(shared, ctx, state, &job, false, probe) {
+    let mut attempt = match generate(shared, ctx, state, &job, false, probe, &[]) {
         Ok(attempt) => attempt,
         Err(outcome) => return outcome,
     };
+    // A call that started and went on as text (`<` then `tools`, the tag of the prompt's tool
+    // list): the probe tries the other ways a call can start, the likeliest first.
+    let mut banned = Vec::new();
+    for _ in 0..2 {
+        let (true, Some(start)) = (attempt.probed_text, attempt.first_start) else {
+            break;
+        };
+        let starts = state
+            .call_start
+            .get_or_insert_with(|| call_start_tokens(shared));
+        banned.extend(same_way(shared, starts, start));
+        eprintln!(
+            "localai: a tool call that started went on as text; trying another way to start one"
+        );
+        if let Err(outcome) = prefill(shared, ctx, state, &job) {
+            return outcome;
+        }
+        attempt = match generate(shared, ctx, state, &job, false, probe, &banned) {
+            Ok(attempt) => attempt,
+            Err(outcome) => return outcome,
+        };
+    }
     let mut generated = attempt.generated;
     let mut prompt_len = job.prompt.len();
     // Offered tools, the model chose to answer in words: it answers again without them, which
@@ -172,7 +194,7 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
         if let Err(outcome) = prefill_tokens(shared, ctx, state, &job, plain) {
             return outcome;
         }
-        attempt = match generate(shared, ctx, state, &job, false, false) {
+        attempt = match generate(shared, ctx, state, &job, false, false, &[]) {
             Ok(attempt) => attempt,
             Err(outcome) => return outcome,
         };
@@ -190,7 +212,7 @@ fn run(shared: &Shared, ctx: &mut LlamaContext<'_>, state: &mut WorkerState, job
         if let Err(outcome) = prefill(shared, ctx, state, &job) {
             return outcome;
         }
-        attempt = match generate(shared, ctx, state, &job, true, false) {
+        attempt = match generate(shared, ctx, state, &job, true, false, &[]) {
             Ok(attempt) => attempt,
             Err(outcome) => return outcome,
         };
@@ -302,12 +324,15 @@ struct Attempt {
     streamed: bool,
     /// A probe stopped because the output started as text (nothing was sent).
     probed_text: bool,
+    /// A probe's first token, when it is one a call can start with.
+    first_start: Option<LlamaToken>,
 }
 
 /// Samples tokens after the prompt until a stop, sending text as soon as it
 /// is known not to belong to a stop sequence or a tool call. With
 /// `text_start`, the first token cannot start a tool call. A `probe` stops,
-/// sending nothing, as soon as the output is known to be text.
+/// sending nothing, as soon as the output is known to be text; its first token is none of
+/// `banned`.
 fn generate(
     shared: &Shared,
     ctx: &mut LlamaContext<'_>,
@@ -315,6 +340,7 @@ fn generate(
     job: &Job,
     text_start: bool,
     probe: bool,
+    banned: &[LlamaToken],
 ) -> Result<Attempt, Outcome> {
     let vocab = shared.model.vocab();
     let n_vocab = shared.model.n_vocab();
@@ -335,6 +361,7 @@ fn generate(
     let mut generated: u32 = 0;
     let mut streamed = false;
     let mut stopped = false;
+    let mut first_start = None;
     let mut piece = Vec::new();
     let batch = &mut state.batch;
     loop {
@@ -352,7 +379,22 @@ fn generate(
                 let starts = state
                     .call_start
                     .get_or_insert_with(|| call_start_tokens(shared));
-                match decide(ctx.get_logits_ith(last), starts) {
+                let mut logits = ctx.get_logits_ith(last);
+                let masked;
+                if !banned.is_empty() {
+                    let mut copy = logits.to_vec();
+                    for token in banned {
+                        if let Some(logit) = usize::try_from(token.0)
+                            .ok()
+                            .and_then(|at| copy.get_mut(at))
+                        {
+                            *logit = f32::NEG_INFINITY;
+                        }
+                    }
+                    masked = copy;
+                    logits = &masked;
+                }
+                let token = match decide(logits, starts) {
                     Decision::Call { token, call, word } => {
                         let mut start = Vec::new();
                         vocab.token_to_piece_into(token, &mut start, true, None);
@@ -364,8 +406,23 @@ fn generate(
                         sampler.accept(token);
                         token
                     }
-                    Decision::Sample => sampler.sample(ctx, last),
+                    Decision::Sample if banned.is_empty() => sampler.sample(ctx, last),
+                    // Greedy, as the sampler would be, over what is not banned.
+                    Decision::Sample => {
+                        let at = logits
+                            .iter()
+                            .enumerate()
+                            .max_by(|a, b| a.1.total_cmp(b.1))
+                            .map_or(0, |(at, _)| at);
+                        let token = LlamaToken(i32::try_from(at).unwrap_or(i32::MAX));
+                        sampler.accept(token);
+                        token
+                    }
+                };
+                if starts.contains(&token) {
+                    first_start = Some(token);
                 }
+                token
             }
             None => sampler.sample(ctx, last),
         };
@@ -384,6 +441,7 @@ fn generate(
                 generated,
                 streamed: false,
                 probed_text: true,
+                first_start,
             });
         }
         if !out.is_empty() {
@@ -430,6 +488,7 @@ fn generate(
         generated,
         streamed,
         probed_text: false,
+        first_start,
     })
 }
 
